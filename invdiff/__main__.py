@@ -1,0 +1,5 @@
+import sys
+
+from invdiff.cli import main
+
+sys.exit(main())

@@ -1,0 +1,31 @@
+"""The ``invdiff`` command line: one sub-command per module in this package."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import train
+
+SUBCOMMANDS = {"train": train}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="invdiff", description="Imaging inverse problems with diffusion priors.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in SUBCOMMANDS.items():
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return SUBCOMMANDS[args.command].run(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""``invdiff train``: train a diffusion prior on a folder of images."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from ..training.trainer import TrainConfig, Trainer
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train an unconditional diffusion prior on a folder of images",
+                       description="Train an ε-prediction ADM U-Net on every JPEG/PNG under --data (recursively).")
+    p.add_argument("--data", required=True, help="folder of training images (searched recursively)")
+    p.add_argument("--out", required=True, help="run folder: checkpoint.pt, log.jsonl, sample grids, export")
+    p.add_argument("--name", default="prior", help="file name of the exported prior (NAME.json + safetensors)")
+    p.add_argument("--preset", default="faces64", help="U-Net preset (see invdiff.priors.unet.PRESETS)")
+    p.add_argument("--resolution", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--warmup-steps", type=int, default=500)
+    p.add_argument("--ema-decay", type=float, default=0.9995)
+    p.add_argument("--steps", type=int, default=100_000, help="stop after this many optimiser steps in total")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (and export) after this much wall time")
+    p.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in fp32 (bf16 autocast is default on CUDA)")
+    p.add_argument("--no-compile", dest="compile", action="store_false", help="do not torch.compile the network")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ckpt-every", type=int, default=2000)
+    p.add_argument("--sample-every", type=int, default=5000)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--heldout", default=None, help="folder of held-out images for the denoising loss (never trained on)")
+    p.add_argument("--cache-dir", default=None, help="cache the resized image arrays here (.npy)")
+    p.add_argument("--init-from", default=None, help="start from these weights (invdiff JSON); optimiser starts fresh")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
+    p.add_argument("--device", default=None, help="cuda, cpu, cuda:1 … (default: cuda if available)")
+    p.add_argument("--export-dtype", default="float16", choices=["float16", "bfloat16", "float32"])
+    p.add_argument("--data-note", default="", help="training-data description for the model card")
+    p.add_argument("--license", default="", help="terms of use of the weights (inherit the data's terms)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {k: v for k, v in vars(args).items() if k in fields}
+    values["training_data_note"] = args.data_note
+    cfg = TrainConfig(**values)
+    trainer = Trainer(cfg, device=args.device)
+    if args.resume and trainer.resume():
+        print(f"resumed from {trainer.ckpt_path} at step {trainer.step}")
+    path = trainer.run(progress=not args.quiet)
+    print(f"exported {path} after {trainer.step} steps ({trainer.images_seen} images seen)")
+    return 0

@@ -1,0 +1,270 @@
+"""Training loop for unconditional (and, later, conditional) ε-prediction diffusion priors.
+
+DDPM's simple objective (Ho et al. 2020, eq. 14): draw t ~ U{0…T−1}, ε ~ N(0, I) and minimise
+‖ε − ε_θ(√ᾱ_t x₀ + √(1−ᾱ_t) ε, t)‖². AdamW with linear warm-up, an EMA of the weights (the EMA is
+what ships), bf16 autocast and ``torch.compile`` on CUDA, periodic checkpoints that ``--resume``
+continues from bit-for-bit in the data order, sample grids, a held-out denoising loss, and a
+final export to invdiff's safetensors + JSON format.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..priors.native import write_prior
+from ..priors.sampling import ddpm_sample
+from ..priors.schedule import NoiseSchedule
+from ..priors.unet import ADMUNet, preset
+from .data import UInt8Batches, load_image_folder, to_model_range
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved with every checkpoint and in the export)."""
+
+    data: str
+    out: str
+    preset: str = "faces64"
+    resolution: int = 64
+    batch_size: int = 128
+    lr: float = 2e-4
+    warmup_steps: int = 500
+    weight_decay: float = 0.0
+    ema_decay: float = 0.9995
+    steps: int = 100_000
+    max_minutes: float | None = None
+    bf16: bool = True
+    compile: bool = True
+    seed: int = 0
+    ckpt_every: int = 2000
+    sample_every: int = 5000
+    log_every: int = 50
+    heldout: str | None = None
+    heldout_count: int = 256
+    cache_dir: str | None = None
+    init_from: str | None = None
+    name: str = "prior"
+    export_dtype: str = "float16"
+    shard_mib: int = 15
+    schedule: str = "linear"
+    num_timesteps: int = 1000
+    training_data_note: str = ""
+    license: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """θ_ema ← decay·θ_ema + (1 − decay)·θ."""
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters()):
+            e.lerp_(p.detach(), 1.0 - decay)
+
+
+def diffusion_loss(model: torch.nn.Module, x0: torch.Tensor, abar: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """DDPM's simple loss on a batch ``x0`` in [-1, 1]; ``abar`` is ᾱ on x0's device (float32).
+
+    ``generator`` lives on x0's device, so no random numbers cross the host–device link.
+    """
+    n = x0.shape[0]
+    t = torch.randint(len(abar), (n,), generator=generator, device=x0.device)
+    eps = torch.randn(x0.shape, generator=generator, device=x0.device)
+    a = abar[t][:, None, None, None]
+    x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
+    return (model(x_t, t).float() - eps).square().mean()
+
+
+@torch.no_grad()
+def heldout_losses(model: torch.nn.Module, images: torch.Tensor, abar: torch.Tensor, ts=(50, 250, 500, 750)) -> dict:
+    """ε-MSE and x̂₀-MSE (on [-1, 1]) at fixed timesteps with fixed noise (seed 1234) on held-out images."""
+    gen = torch.Generator().manual_seed(1234)
+    out = {}
+    for t_val in ts:
+        eps_all, x0_all = [], []
+        for chunk in images.split(128):
+            x0 = to_model_range(chunk)
+            eps = torch.randn(x0.shape, generator=gen).to(x0.device)
+            a = abar[t_val]
+            x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
+            t = torch.full((len(x0),), t_val, device=x0.device)
+            eps_hat = model(x_t, t).float()
+            x0_hat = (x_t - (1 - a).sqrt() * eps_hat) / a.sqrt()
+            eps_all.append((eps_hat - eps).square().mean(dim=(1, 2, 3)))
+            x0_all.append((x0_hat.clamp(-1, 1) - x0).square().mean(dim=(1, 2, 3)))
+        out[f"eps_mse_t{t_val}"] = torch.cat(eps_all).mean().item()
+        out[f"x0_mse_t{t_val}"] = torch.cat(x0_all).mean().item()
+    return out
+
+
+def save_grid(x: torch.Tensor, path: Path, nrow: int = 8) -> None:
+    """Save N×3×H×W images in [-1, 1] as one PNG grid."""
+    from PIL import Image
+
+    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+    n, c, h, w = x.shape
+    rows = math.ceil(n / nrow)
+    grid = torch.zeros(c, rows * h, nrow * w, dtype=torch.uint8)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        grid[:, r * h:(r + 1) * h, col * w:(col + 1) * w] = x[i]
+    tmp = path.with_suffix(".tmp.png")
+    Image.fromarray(grid.permute(1, 2, 0).numpy()).save(tmp)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """Owns the model, EMA, optimiser and data; ``run()`` trains until steps or time run out."""
+
+    def __init__(self, cfg: TrainConfig, device: str | None = None) -> None:
+        self.cfg = cfg
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.net_config = preset(cfg.preset, image_size=cfg.resolution)
+        self.model = ADMUNet(self.net_config).to(self.device)
+        if cfg.init_from:
+            self._init_weights(cfg.init_from)
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.schedule = NoiseSchedule.create(cfg.schedule, cfg.num_timesteps)
+        self.abar = self.schedule.alphas_cumprod.float().to(self.device)
+        self.gen = torch.Generator().manual_seed(cfg.seed)  # data order (CPU)
+        self.noise_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)  # t and ε (on the device)
+        self.step, self.images_seen, self.train_seconds = 0, 0, 0.0
+        self.data = UInt8Batches(load_image_folder(cfg.data, cfg.resolution, cfg.cache_dir), cfg.batch_size,
+                                 self.device, self.gen)
+        self.heldout = None
+        if cfg.heldout:
+            held = load_image_folder(cfg.heldout, cfg.resolution, cfg.cache_dir)[: cfg.heldout_count]
+            self.heldout = torch.from_numpy(held).to(self.device)
+        self.forward = torch.compile(self.model) if cfg.compile and self.device.type == "cuda" else self.model
+
+    def _init_weights(self, path: str) -> None:
+        from ..priors.native import read_prior
+
+        state, _ = read_prior(path)
+        self.model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+
+    # -- checkpoints -------------------------------------------------------------------------
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    def save_checkpoint(self) -> None:
+        state = {
+            "model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
+            "step": self.step, "images_seen": self.images_seen, "train_seconds": self.train_seconds,
+            "gen": self.gen.get_state(), "noise_gen": self.noise_gen.get_state(), "config": asdict(self.cfg),
+        }
+        tmp = self.ckpt_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.ckpt_path)
+
+    def resume(self) -> bool:
+        """Continue from ``out/checkpoint.pt`` if it exists; returns whether it did."""
+        if not self.ckpt_path.exists():
+            return False
+        state = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt.load_state_dict(state["opt"])
+        self.step, self.images_seen = state["step"], state["images_seen"]
+        self.train_seconds = state["train_seconds"]
+        self.gen.set_state(state["gen"].cpu())
+        self.noise_gen.set_state(state["noise_gen"].cpu())
+        return True
+
+    # -- the loop ----------------------------------------------------------------------------
+    def train_step(self) -> torch.Tensor:
+        cfg = self.cfg
+        lr = cfg.lr * min(1.0, (self.step + 1) / max(1, cfg.warmup_steps))
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        x0 = self.data.next()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and self.device.type == "cuda"):
+            loss = diffusion_loss(self.forward, x0, self.abar, self.noise_gen)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        decay = min(cfg.ema_decay, (1 + self.step) / (10 + self.step))
+        ema_update(self.ema, self.model, decay)
+        self.step += 1
+        self.images_seen += x0.shape[0]
+        return loss.detach()
+
+    def log(self, record: dict) -> None:
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def run(self, progress: bool = True) -> Path:
+        cfg = self.cfg
+        deadline = time.time() + 60 * cfg.max_minutes if cfg.max_minutes else math.inf
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, desc="train", dynamic_ncols=True)
+        losses, t_last, n_last = [], time.time(), 0
+        while self.step < cfg.steps and time.time() < deadline:
+            t0 = time.time()
+            losses.append(self.train_step())
+            self.train_seconds += time.time() - t0
+            n_last += 1
+            bar.update(1)
+            if self.step % cfg.log_every == 0:
+                loss = torch.stack(losses).mean().item()
+                ips = n_last * cfg.batch_size / max(1e-9, time.time() - t_last)
+                bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{ips:.0f}")
+                self.log({"step": self.step, "loss": loss, "images_per_s": ips, "images_seen": self.images_seen,
+                          "train_seconds": round(self.train_seconds, 1)})
+                losses, t_last, n_last = [], time.time(), 0
+            if self.step % cfg.ckpt_every == 0:
+                self.evaluate()
+                self.save_checkpoint()
+            if self.step % cfg.sample_every == 0:
+                self.sample_grid(self.out / f"samples_{self.step:07d}.png")
+        bar.close()
+        self.evaluate()
+        self.save_checkpoint()
+        self.sample_grid(self.out / "samples_final.png")
+        return self.export()
+
+    def evaluate(self) -> None:
+        if self.heldout is None:
+            return
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16 and self.device.type == "cuda"):
+            record = heldout_losses(self.ema, self.heldout, self.abar)
+        self.log({"step": self.step, "heldout": record})
+
+    def sample_grid(self, path: Path, n: int = 64, steps: int = 100, seed: int = 0) -> None:
+        gen = torch.Generator().manual_seed(seed)
+        shape = (n, 3, self.cfg.resolution, self.cfg.resolution)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16 and self.device.type == "cuda"):
+            x = ddpm_sample(self.ema, self.schedule.respace(steps), shape, gen, self.device)
+        save_grid(x, path)
+
+    def export(self) -> Path:
+        cfg = self.cfg
+        meta = {
+            "name": cfg.name,
+            "architecture": {"type": "adm-unet", **self.net_config.to_dict()},
+            "schedule": {"kind": cfg.schedule, "num_steps": cfg.num_timesteps},
+            "parameterization": "eps", "learn_sigma": False,
+            "data_range": [-1, 1], "resolution": cfg.resolution, "channels": 3,
+            "training": {
+                "data": cfg.training_data_note or cfg.data, "steps": self.step, "images_seen": self.images_seen,
+                "batch_size": cfg.batch_size, "lr": cfg.lr, "ema_decay": cfg.ema_decay,
+                "train_seconds": round(self.train_seconds, 1),
+                "device": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
+                "weights": f"EMA, stored as {cfg.export_dtype}", **cfg.extra,
+            },
+            "license": cfg.license,
+        }
+        dtype = getattr(torch, cfg.export_dtype)
+        return write_prior(self.out / cfg.name, self.ema.state_dict(), meta, dtype=dtype,
+                           shard_bytes=cfg.shard_mib * 2**20 if cfg.shard_mib else None)
