@@ -1,0 +1,33 @@
+"""Diffusion priors: the ADM U-Net, noise schedules, and the :class:`DiffusionPrior` solvers use.
+
+``load_prior(name_or_path, ...)`` is the one entry point for every checkpoint format;
+``available_priors()`` lists the built-in ones.
+"""
+
+from .adapters import PARAMETERIZATIONS
+from .fast import SpeedConfig
+from .guided_diffusion import ArchitectureError, infer_architecture
+from .prior import DiffusionPrior, Prediction
+from .registry import BUILTIN_PRIORS, PriorInfo, available_priors, load_prior, save_prior
+from .schedule import NoiseSchedule
+from .unet import PRESETS, ADMUNet, CheckpointMismatchError, UNetConfig, preset
+
+__all__ = [
+    "BUILTIN_PRIORS",
+    "PARAMETERIZATIONS",
+    "PRESETS",
+    "ADMUNet",
+    "ArchitectureError",
+    "CheckpointMismatchError",
+    "DiffusionPrior",
+    "NoiseSchedule",
+    "Prediction",
+    "PriorInfo",
+    "SpeedConfig",
+    "UNetConfig",
+    "available_priors",
+    "infer_architecture",
+    "load_prior",
+    "preset",
+    "save_prior",
+]

@@ -6,7 +6,7 @@ have their own loops in :mod:`invdiff.solvers`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

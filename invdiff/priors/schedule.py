@@ -31,7 +31,7 @@ def cosine_betas(num_steps: int = 1000, s: float = 0.008, max_beta: float = 0.99
     return torch.tensor(betas, dtype=torch.float64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NoiseSchedule:
     """A discrete VP schedule: β_t, and the original training timestep of every step.
 
@@ -50,7 +50,7 @@ class NoiseSchedule:
             raise ValueError("every β_t must lie in (0, 1).")
 
     @classmethod
-    def create(cls, kind: str = "linear", num_steps: int = 1000) -> "NoiseSchedule":
+    def create(cls, kind: str = "linear", num_steps: int = 1000) -> NoiseSchedule:
         """The standard schedules by name: ``linear`` (DDPM, β 1e-4 → 0.02) or ``cosine``."""
         makers = {"linear": linear_betas, "cosine": cosine_betas}
         if kind not in makers:
@@ -59,6 +59,15 @@ class NoiseSchedule:
 
     def __len__(self) -> int:
         return len(self.betas)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when β's, timesteps and kind are identical (tensors compared exactly)."""
+        if not isinstance(other, NoiseSchedule):
+            return NotImplemented
+        return (self.kind == other.kind and torch.equal(self.betas, other.betas)
+                and torch.equal(self.timesteps, other.timesteps))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable tensors inside: not hashable
 
     @property
     def alphas(self) -> torch.Tensor:
@@ -80,14 +89,29 @@ class NoiseSchedule:
         a = self.alphas_cumprod
         return ((1 - a) / a).sqrt()
 
-    def respace(self, num_steps: int) -> "NoiseSchedule":
+    @property
+    def posterior_variance(self) -> torch.Tensor:
+        """β̃_t = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t), the variance of q(x_{t−1} | x_t, x₀) (DDPM eq. 7)."""
+        return self.betas * (1 - self.alphas_cumprod_prev) / (1 - self.alphas_cumprod)
+
+    @property
+    def posterior_log_variance_clipped(self) -> torch.Tensor:
+        """log β̃_t with β̃_0 (= 0) replaced by β̃_1, as guided-diffusion does for learned-range σ."""
+        var = self.posterior_variance
+        if len(var) == 1:
+            return self.betas.log()
+        return torch.cat([var[1:2], var[1:]]).log()
+
+    def respace(self, num_steps: int) -> NoiseSchedule:
         """Keep ``num_steps`` evenly spaced steps of this schedule (Nichol & Dhariwal 2021, §4).
 
         The new β's are chosen so the kept steps have exactly the original ᾱ's:
-        ``β'_i = 1 − ᾱ_{t_i} / ᾱ_{t_{i−1}}``.
+        ``β'_i = 1 − ᾱ_{t_i} / ᾱ_{t_{i−1}}``. Keeping every step returns this schedule itself.
         """
         if not 1 <= num_steps <= len(self):
             raise ValueError(f"can respace {len(self)} steps to 1…{len(self)} steps, not {num_steps}.")
+        if num_steps == len(self):
+            return self
         keep = evenly_spaced(len(self), num_steps)
         abar = self.alphas_cumprod[keep]
         prev = torch.cat([torch.ones(1, dtype=torch.float64), abar[:-1]])
@@ -97,7 +121,8 @@ class NoiseSchedule:
 def evenly_spaced(total: int, count: int) -> torch.Tensor:
     """``count`` indices spread evenly over ``0 … total−1``, always including the first and last.
 
-    Matches guided-diffusion's ``space_timesteps(total, [count])`` for a single section.
+    For ``count ≥ 2`` this is guided-diffusion's ``space_timesteps(total, [count])`` (one section);
+    for ``count = 1`` it keeps the last step (that rule would keep step 0, useless for sampling).
     """
     if count == 1:
         return torch.tensor([total - 1])

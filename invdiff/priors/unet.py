@@ -64,7 +64,7 @@ class UNetConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "UNetConfig":
+    def from_dict(cls, d: dict) -> UNetConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -183,6 +183,49 @@ PRESETS: dict[str, UNetConfig] = {
         channel_mult=(1, 2), num_heads=2, num_head_channels=-1,
     ),
 }
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint's keys or shapes do not fit the architecture it is loaded into."""
+
+
+def check_state_dict(expected: dict[str, tuple[int, ...]], state: dict[str, torch.Tensor], source: str,
+                     target: str) -> None:
+    """Raise one :class:`CheckpointMismatchError` naming the first missing key, extra key or wrong shape.
+
+    ``expected`` maps every key of the architecture to its shape; nothing is loaded here.
+    """
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k])]
+    if not (missing or unexpected or wrong):
+        return
+    if missing:
+        first = f"lacks key {missing[0]!r}"
+    elif unexpected:
+        first = f"has unexpected key {unexpected[0]!r}"
+    else:
+        k = wrong[0]
+        first = f"has {k!r} of shape {tuple(state[k].shape)} where {target} needs {tuple(expected[k])}"
+    counts = f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} of the wrong shape"
+    raise CheckpointMismatchError(
+        f"{source} does not fit {target}: it {first} ({counts}); pass the architecture the weights were trained with."
+    )
+
+
+def load_adm_unet(config: UNetConfig, state: dict[str, torch.Tensor], source: str, target: str = "") -> ADMUNet:
+    """Build an :class:`ADMUNet` and fill it with ``state`` (strict; weights cast to float32).
+
+    The network is built on the meta device and the checkpoint's tensors are assigned to it, so
+    no random initialisation is computed and no parameter is ever left uninitialised.
+    """
+    with torch.device("meta"):
+        net = ADMUNet(config)
+    expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    check_state_dict(expected, state, source, target or "the ADM U-Net architecture")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    net.load_state_dict(state, strict=True, assign=True)
+    return net
 
 
 def preset(name: str, **overrides) -> UNetConfig:

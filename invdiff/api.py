@@ -1,0 +1,341 @@
+"""The library API, ``invdiff.solve(image, task=..., method=...)``, and the steps ``invdiff solve`` shares.
+
+**What the input means.** An input is read as the *measurement* y when it carries degradation
+information for the task, and otherwise as a *clean* image x that is first degraded with the
+task's default protocol (:mod:`invdiff.tasks`, drawn from the image's generator):
+
+=============  ==============================================================================
+task           the input is a measurement when …
+=============  ==============================================================================
+inpaint        a mask is given, or the image has an alpha channel with a pixel of α = 0
+               (α = 0: missing; any α > 0: observed; a fully opaque alpha is ignored)
+gaussian_blur  a kernel is given (then used as a circular convolution, as for motion_blur)
+motion_blur    a kernel is given
+sr4            a scale is given, or the image is square with side × factor = the prior's size
+jpeg           the file is a JPEG (quality read from its quantisation tables)
+=============  ==============================================================================
+
+``degrade=True`` / ``False`` (CLI ``--degrade`` / ``--no-degrade``) forces either reading. Given
+parameters (mask, kernel, scale, quality) always define the operator; those not given come from
+the protocol. A forced measurement without them uses the protocol's deterministic parameters
+(Gaussian kernel, ×4 bicubic, JPEG quality 10); inpaint and motion_blur draw theirs at random,
+so for them a measurement needs the mask or kernel.
+
+**Sizes.** A prior works at its native resolution R (faces64: 64). The library never resizes:
+a clean image must be R×R and a measurement must be exactly what the operator gives for R×R
+(R/f for ×f SR). :func:`fit_to_prior` centre-crops and resizes explicitly; the CLI does that
+for clean images with a printed note, and never resizes a measurement.
+
+**Randomness.** Image ``i`` of a batch gets its own ``torch.Generator`` seeded ``seed + i``: the
+protocol draws (mask, kernel, noise) come first, then the solver continues on the same
+generator. An image's result therefore does not depend on the batch it is in; seed 0 is a seed.
+
+**Types.** ``image`` is a torch tensor (C×H×W or N×C×H×W, float in [0, 1] or uint8), a numpy
+array (H×W, H×W×C or N×H×W×C; uint8, uint16 or float in [0, 1]) or a PIL image; a 2nd or 4th
+channel is alpha. The restored image comes back in the same type, dtype and layout (grayscale
+in → grayscale out, as the ITU-R 601 luma of the RGB restoration; alpha is not returned: the
+result has no holes). The measurement comes back in the same type too, with the mask as alpha
+for inpainting — so ``solve(result.measurement, …)`` solves the same problem again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+import operators
+from operators.generators import validate_kernel
+
+from . import io as imageio
+from .tasks import DEFAULT_SIGMA_Y, TASKS, make_problem
+
+
+class UsageError(ValueError):
+    """The call or command line is wrong (unknown name, conflicting or missing option): CLI exit 2."""
+
+
+class DataError(ValueError):
+    """The data are unusable (wrong size, bad mask, NaN …): CLI exit 1."""
+
+
+@dataclass
+class Source:
+    """One input image: ``pixels`` 1×C×H×W float64 in [0, 1] (C = the prior's channels), alpha H×W or None."""
+
+    pixels: torch.Tensor
+    alpha: torch.Tensor | None = None
+    is_jpeg_file: bool = False
+    jpeg_quality: int | None = None
+    name: str = "image"
+
+
+@dataclass
+class Case:
+    """One image's inverse problem: measurement ``y`` (1×…, [0, 1]) and its operator, and how they were made."""
+
+    y: torch.Tensor
+    operator: operators.Operator
+    generator: torch.Generator
+    degraded: bool
+    clean: torch.Tensor | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mask(self) -> torch.Tensor | None:
+        """1×H×W mask (1 = observed) for inpainting, else None."""
+        return self.operator.mask.reshape(-1, *self.operator.mask.shape[-2:])[:1] if self.operator.name == "inpaint" \
+            else None
+
+    @property
+    def kernel(self) -> torch.Tensor | None:
+        """The 2-D blur kernel for blur tasks, else None."""
+        return getattr(self.operator, "kernel", None)
+
+
+# -- the input rule -----------------------------------------------------------------------------
+def degradation_info(task: str, src: Source, resolution: int, mask, kernel, scale: int | None,
+                     factor: int) -> str | None:
+    """Why ``src`` counts as a measurement for ``task`` (one phrase), or None if it carries no such information."""
+    h, w = src.pixels.shape[-2:]
+    if task == "inpaint":
+        if mask is not None:
+            return "a mask was given"
+        if src.alpha is not None and bool((src.alpha == 0).any()):
+            return "its alpha channel has transparent pixels (α = 0: missing)"
+    elif task in ("gaussian_blur", "motion_blur") and kernel is not None:
+        return "a blur kernel was given"
+    elif task == "sr4":
+        if scale is not None:
+            return f"a scale ({scale}) was given"
+        if h == w and h * factor == resolution:
+            return f"it is {h}×{w} and {h} × {factor} = {resolution}, the prior's size"
+    elif task == "jpeg" and src.is_jpeg_file:
+        return "it is a JPEG file"
+    return None
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise UsageError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}.")
+
+
+def make_case(src: Source, task: str, resolution: int, generator: torch.Generator, *, mask=None, kernel=None,
+              scale: int | None = None, quality: int | None = None, sigma_y: float | None = None,
+              degrade: bool | None = None, protocol: dict | None = None) -> Case:
+    """Build one image's problem following the input rule of the module docstring."""
+    _check_task(task)
+    params = dict(protocol or {})
+    factor = int(scale if scale is not None else params.get("factor", 4))
+    info = degradation_info(task, src, resolution, mask, kernel, scale, factor)
+    measured = (not degrade) if degrade is not None else info is not None
+    sigma = DEFAULT_SIGMA_Y[task] if sigma_y is None else float(sigma_y)
+    x, (h, w), op_task = src.pixels, src.pixels.shape[-2:], task
+    if task == "inpaint":
+        if mask is None and src.alpha is not None and bool((src.alpha == 0).any()):
+            mask = (src.alpha > 0).to(torch.float32)[None]
+        if mask is not None:
+            mask = torch.as_tensor(mask, dtype=torch.float32).reshape(1, *mask.shape[-2:])
+            if tuple(mask.shape[-2:]) != (h, w):
+                raise DataError(f"the mask is {mask.shape[-2]}×{mask.shape[-1]} but {src.name} is {h}×{w}; "
+                                "masks are never resized: give one of the image's size.")
+            params = {"mask": mask}
+    elif task in ("gaussian_blur", "motion_blur") and kernel is not None:
+        if max(kernel.shape) > resolution:
+            raise DataError(f"the {kernel.shape[0]}×{kernel.shape[1]} kernel is larger than the "
+                            f"{resolution}×{resolution} image.")
+        op_task, params = "motion_blur", {"kernel": kernel}
+    elif task == "sr4":
+        if resolution % factor:
+            raise UsageError(f"the SR scale {factor} does not divide the prior's size {resolution}.")
+        params["factor"] = factor
+    elif task == "jpeg":
+        q = quality if quality is not None else src.jpeg_quality if (measured and src.is_jpeg_file) else None
+        if measured and src.is_jpeg_file and q is None:
+            raise UsageError(f"{src.name} does not use standard IJG quantisation tables, so its quality is "
+                             "unknown; pass the quality (--quality Q).")
+        if q is not None:
+            params["quality"] = int(q)
+    if measured:
+        need = {"inpaint": "mask" not in params, "motion_blur": "kernel" not in params}.get(op_task, False)
+        if need:
+            what = "a mask (--mask) or an alpha channel with holes" if task == "inpaint" else "a kernel (--kernel)"
+            raise UsageError(f"reading {src.name} as a {task} measurement needs {what}: its protocol draws "
+                             "that at random.")
+        side = resolution // factor if task == "sr4" else resolution
+        if (h, w) != (side, side):
+            raise DataError(f"{src.name} is {h}×{w}, but a {task} measurement for this {resolution}×{resolution} "
+                            f"prior must be {side}×{side} (measurements are never resized); pass --degrade "
+                            "(degrade=True) to read it as a clean image instead.")
+    elif (h, w) != (resolution, resolution):
+        raise DataError(f"{src.name} is {h}×{w} but the prior restores {resolution}×{resolution} images; crop and "
+                        "resize it first, e.g. with invdiff.fit_to_prior (the CLI does this itself).")
+    try:
+        problem = make_problem(op_task, resolution, generator, sigma, channels=x.shape[1], **params)
+    except (TypeError, KeyError) as err:
+        raise UsageError(f"bad protocol parameters for {task}: {err}") from None
+    op = problem.operator
+    details = {"task": task, **problem.details, "reading": "measurement" if measured else "clean",
+               "reason": info or ("forced by --degrade" if degrade else "no degradation information")}
+    if op_task != task:
+        details["operator"] = "circular convolution with the given kernel"
+    if measured:
+        y = x * op.mask if task == "inpaint" else x
+        return Case(y.float(), op, generator, False, None, details)
+    return Case(op.measure(x, [generator]).float(), op, generator, True, x.float(), details)
+
+
+# -- batches ------------------------------------------------------------------------------------
+def batch_key(case: Case) -> tuple:
+    """Cases with equal keys can share one solver call (inpainting masks are stacked per image)."""
+    op = case.operator
+    digest = hashlib.sha1()
+    if op.name != "inpaint":
+        for name, buf in sorted(op.named_buffers()):
+            digest.update(name.encode() + buf.detach().cpu().numpy().tobytes())
+    return (type(op).__name__, "" if op.name == "inpaint" else op.extra_repr(), repr(op.noise),
+            digest.hexdigest(), tuple(case.y.shape[1:]))
+
+
+def merge_operator(cases: list[Case]) -> operators.Operator:
+    """One operator for a batch of cases with equal :func:`batch_key`."""
+    first = cases[0].operator
+    if len(cases) == 1 or first.name != "inpaint":
+        return first
+    return operators.Inpainting(torch.stack([c.mask for c in cases]), channels=first.channels, noise=first.noise)
+
+
+def solve_cases(cases: list[Case], solver, prior, device: str | torch.device = "cpu", progress: bool = False):
+    """Solve a batch of cases with equal keys in one call; returns the solver's ``SolveResult``."""
+    y = torch.cat([c.y for c in cases]).to(device=device, dtype=torch.float32)
+    shape = (len(cases), prior.channels, prior.resolution, prior.resolution)
+    return solver.solve(y, merge_operator(cases), prior, generator=[c.generator for c in cases],
+                        image_shape=shape, progress=progress)
+
+
+def group_cases(indices: list[int], cases: dict[int, Case], batch_size: int) -> list[list[int]]:
+    """Consecutive runs of equal :func:`batch_key`, at most ``batch_size`` long."""
+    groups: list[list[int]] = []
+    for i in indices:
+        if groups and len(groups[-1]) < batch_size and batch_key(cases[groups[-1][0]]) == batch_key(cases[i]):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+# -- priors and solvers -------------------------------------------------------------------------
+_PRIORS: dict[tuple, Any] = {}
+
+
+def get_prior(prior, device: str | torch.device = "cpu", architecture=None):
+    """A :class:`~invdiff.priors.DiffusionPrior` from a name, a path or an instance (loaded ones are cached)."""
+    from .priors import DiffusionPrior, load_prior
+
+    if isinstance(prior, DiffusionPrior):
+        return prior.to(device)
+    path = Path(str(prior)).expanduser()
+    stamp = (str(path.resolve()), path.stat().st_mtime) if path.exists() else str(prior)
+    key = (stamp, str(device), str(architecture))
+    if key not in _PRIORS:
+        _PRIORS[key] = load_prior(prior, architecture=architecture, device=device)
+    return _PRIORS[key]
+
+
+def get_solver(method, steps: int | None = None, **settings):
+    """A solver from a name (with settings; ``steps`` overrides) or an instance."""
+    from .solvers import Solver, available_solvers, build_solver
+    from .solvers.registry import SOLVERS
+
+    if isinstance(method, Solver):
+        return method
+    if method not in SOLVERS:
+        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(available_solvers())}.")
+    if steps is not None:
+        settings["steps"] = steps
+    allowed = [p for p in inspect.signature(SOLVERS[method]).parameters if p != "self"]
+    unknown = sorted(set(settings) - set(allowed))
+    if unknown:
+        raise UsageError(f"method {method} has no setting {unknown[0]!r}; it takes {', '.join(allowed)}.")
+    return build_solver(method, **settings)
+
+
+# -- python types ↔ batches ---------------------------------------------------------------------
+@dataclass
+class _Kind:
+    container: str  # "tensor", "numpy" or "pil"
+    batched: bool
+    dtype: Any = None
+    device: Any = None
+    pil_mode: str | None = None
+    gray: bool = False
+
+
+def to_batch(image) -> tuple[torch.Tensor, torch.Tensor | None, _Kind]:
+    """A tensor / array / PIL image → (N×C×H×W float64 pixels, N×H×W alpha or None, how to convert back)."""
+    if isinstance(image, Image.Image):
+        data, kind = imageio.from_pil(image), _Kind("pil", False, pil_mode=image.mode)
+        datas = [data]
+    elif isinstance(image, np.ndarray):
+        kind = _Kind("numpy", image.ndim == 4, image.dtype)
+        datas = [imageio.from_array(a, f"image {i}") for i, a in enumerate(image if kind.batched else [image])]
+    elif isinstance(image, torch.Tensor):
+        if image.dim() not in (3, 4):
+            raise DataError(f"a tensor image must be C×H×W or N×C×H×W, got shape {tuple(image.shape)}.")
+        kind = _Kind("tensor", image.dim() == 4, image.dtype, image.device)
+        batch = image.detach().cpu() if kind.batched else image.detach().cpu()[None]
+        datas = [imageio.from_array(a.permute(1, 2, 0).numpy(), f"image {i}") for i, a in enumerate(batch)]
+    else:
+        raise DataError(f"image must be a torch.Tensor, numpy array or PIL image, not {type(image).__name__}.")
+    kind.gray = datas[0].pixels.shape[-1] == 1
+    pixels = torch.stack([torch.from_numpy(d.pixels).permute(2, 0, 1) for d in datas])
+    alphas = [d.alpha for d in datas]
+    alpha = torch.stack([torch.from_numpy(a) for a in alphas]) if all(a is not None for a in alphas) else None
+    return pixels, alpha, kind
+
+
+def from_batch(x: torch.Tensor, kind: _Kind, alpha: torch.Tensor | None = None):
+    """N×C×H×W floats in [0, 1] (C = 1 or 3; alpha N×H×W appended as a last channel) → ``kind``'s type."""
+    x = x.detach().cpu().double()
+    if kind.gray and x.shape[1] == 3:
+        x = (torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype)[:, None, None] * x).sum(1, keepdim=True)
+    if alpha is not None:
+        x = torch.cat([x, alpha.detach().cpu().double()[:, None]], dim=1)
+    if kind.container == "tensor":
+        out = (x * 255).round().to(kind.dtype) if kind.dtype == torch.uint8 else x.to(kind.dtype)
+        out = out.to(kind.device)
+        return out if kind.batched else out[0]
+    a = x.permute(0, 2, 3, 1).numpy()
+    if kind.container == "numpy":
+        a = a if kind.batched else a[0]
+        if np.issubdtype(kind.dtype, np.integer):
+            return np.round(a * np.iinfo(kind.dtype).max).astype(kind.dtype)
+        return a.astype(kind.dtype)
+    a = a[0]
+    if kind.pil_mode and kind.pil_mode.startswith("I;16") and a.shape[-1] == 1:
+        return Image.fromarray(np.round(a[..., 0] * 65535).astype(np.uint16), "I;16")
+    u8 = np.round(a * 255).astype(np.uint8)
+    return Image.fromarray(u8[..., 0] if u8.shape[-1] == 1 else u8, {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[u8.shape[-1]])
+
+
+def fit_to_prior(image, prior):
+    """Centre-crop ``image`` to a square and resize it to the prior's resolution (bicubic, antialiased).
+
+    ``prior`` is a loaded prior, a name/path or an int resolution; the result has ``image``'s type.
+    Alpha is cropped alike and resized with nearest neighbours (it stays a mask).
+    """
+    size = prior if isinstance(prior, int) else get_prior(prior).resolution
+    pixels, alpha, kind = to_batch(image)
+    kind.gray = False  # keep the channel count as it is
+    if alpha is not None:
+        h, w = alpha.shape[-2:]
+        s = min(h, w)
+        alpha = alpha[:, (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+        alpha = torch.nn.functional.interpolate(alpha[:, None], size=(size, size), mode="nearest-exact")[:, 0]
+    return from_batch(imageio.fit_square(pixels, size), kind, alpha)

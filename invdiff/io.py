@@ -1,0 +1,431 @@
+"""Images on disk ↔ float arrays: every decision about pixels in files is made here, once.
+
+Reading (:func:`read_image`) gives an :class:`ImageData`: ``pixels`` H×W×C float64 in [0, 1]
+with C = 1 (grayscale) or 3 (colour), ``alpha`` H×W in [0, 1] or None, and the bit depth.
+
+* **Bit depth.** 8-bit samples are divided by 255, 16-bit ones by 65535 — at full precision:
+  Pillow reduces 16-bit colour PNGs to 8 bits, so every 16-bit PNG is decoded here (zlib +
+  the five PNG row filters). 16-bit colour TIFFs are refused (save them as 16-bit PNG).
+* **Modes.** ``1``/``L``/``LA`` are grayscale; ``P``/``PA`` (palette) are expanded through the
+  palette to RGB, or RGBA when the palette has transparency; a ``tRNS`` colour key becomes
+  alpha; ``I;16`` is 16-bit grayscale; ``CMYK``/``YCbCr`` are converted to RGB by Pillow (noted);
+  32-bit integer and float images are refused.
+* **EXIF orientation** (tag 274) is applied, so pixels are in display orientation; the tag's
+  value is kept in ``ImageData.orientation``. ``orient=False`` returns the stored orientation.
+* **Limits.** At most :data:`MAX_PIXELS` = 8192² pixels, checked from the header before any
+  pixel is decoded (decompression bombs). Empty, truncated, corrupt and non-image files raise
+  :class:`ImageError` (a ``ValueError``) with one sentence; a missing path raises
+  ``FileNotFoundError``. Colour profiles are not applied.
+* ``.npy`` arrays (H×W or H×W×C, uint8, uint16 or float in [0, 1]) are read and written too.
+
+Writing (:func:`write_image`) quantises to 8 or 16 bits (PNG; JPEG is 8-bit) or keeps float32
+(``.npy``), and is atomic: the bytes go to a temporary file in the target folder which then
+replaces the target (``os.replace``), so no reader ever sees half a file; an existing file is
+replaced only with ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, JpegImagePlugin, UnidentifiedImageError
+
+#: Largest image read, in pixels (8192 × 8192 = 67.1 MP): checked before decoding.
+MAX_PIXELS = 8192 * 8192
+#: File suffixes a folder listing treats as images.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".npy")
+#: Suffixes :func:`write_image` can write.
+WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # PNG colour type → samples per pixel
+
+
+class ImageError(ValueError):
+    """A file that exists but cannot be used as an image (bad data)."""
+
+
+@dataclass
+class ImageData:
+    """Decoded pixels (H×W×C float64 in [0, 1], C ∈ {1, 3}), alpha (H×W or None) and provenance."""
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None
+    bit_depth: int  # 8, 16, or 32 for float arrays (.npy)
+    format: str  # "PNG", "JPEG", "NPY", …
+    orientation: int = 1  # EXIF orientation of the file (already applied unless read with orient=False)
+    jpeg_quality: int | None = None  # IJG quality whose tables the JPEG file uses (None: not standard)
+    jpeg_subsampling: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)."""
+        return self.pixels.shape[0], self.pixels.shape[1]
+
+
+# -- orientation --------------------------------------------------------------------------------
+def orient(a: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply EXIF orientation ``orientation`` (1..8) to an H×W[×C] array (1 and unknown values: unchanged)."""
+    ops = {2: lambda t: t[:, ::-1], 3: lambda t: t[::-1, ::-1], 4: lambda t: t[::-1],
+           5: lambda t: t.swapaxes(0, 1), 6: lambda t: np.rot90(t, -1), 7: lambda t: t[::-1, ::-1].swapaxes(0, 1),
+           8: lambda t: np.rot90(t, 1)}
+    return np.ascontiguousarray(ops[orientation](a)) if orientation in ops else a
+
+
+# -- 16-bit PNG codec (Pillow keeps only 8 bits of 16-bit colour PNGs) --------------------------
+def _png_chunks(data: bytes, name: str) -> list[tuple[bytes, bytes]]:
+    chunks, pos = [], len(PNG_SIGNATURE)
+    while True:
+        if pos + 12 > len(data):
+            raise ImageError(f"{name} is truncated (the PNG ends before its IEND chunk); re-export it.")
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body, crc_at = data[pos + 8:pos + 8 + length], pos + 8 + length
+        if crc_at + 4 > len(data):
+            raise ImageError(f"{name} is truncated (its {kind.decode('latin-1')} chunk is cut off); re-export it.")
+        if zlib.crc32(kind + body) != struct.unpack(">I", data[crc_at:crc_at + 4])[0]:
+            raise ImageError(f"{name} is corrupt (CRC error in its {kind.decode('latin-1')} chunk); re-export it.")
+        chunks.append((kind, body))
+        pos = crc_at + 4
+        if kind == b"IEND":
+            return chunks
+
+
+def png_header(head: bytes) -> tuple[int, int, int, int, int] | None:
+    """(width, height, bit depth, colour type, interlace) from a PNG's first 33 bytes, or None if not PNG."""
+    if not head.startswith(PNG_SIGNATURE) or len(head) < 33 or head[12:16] != b"IHDR":
+        return None
+    w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", head[16:29])
+    return w, h, depth, ctype, interlace
+
+
+def _paeth(a: int, b: int, c: int) -> int:
+    p = a + b - c
+    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+    return a if pa <= pb and pa <= pc else b if pb <= pc else c
+
+
+def _unfilter(rows: np.ndarray, bpp: int, name: str) -> np.ndarray:
+    """Undo the PNG row filters (None, Sub, Up, Average, Paeth) of ``rows`` (H × (1 + stride) bytes)."""
+    h, stride = rows.shape[0], rows.shape[1] - 1
+    out = np.zeros((h, stride), np.uint8)
+    prev = np.zeros(stride, np.uint8)
+    for r in range(h):
+        kind, line = int(rows[r, 0]), rows[r, 1:]
+        if kind == 0:
+            cur = line.copy()
+        elif kind == 1:  # Sub: running sum mod 256 along each byte lane of the pixels
+            cur = np.cumsum(line.reshape(-1, bpp), axis=0, dtype=np.uint8).reshape(-1)
+        elif kind == 2:  # Up
+            cur = line + prev
+        elif kind in (3, 4):  # Average, Paeth: sequential in the row
+            cur_b, line_b, prev_b = bytearray(stride), line.tobytes(), prev.tobytes()
+            for i in range(stride):
+                left = cur_b[i - bpp] if i >= bpp else 0
+                up_left = prev_b[i - bpp] if i >= bpp else 0
+                pred = (left + prev_b[i]) // 2 if kind == 3 else _paeth(left, prev_b[i], up_left)
+                cur_b[i] = (line_b[i] + pred) & 0xFF
+            cur = np.frombuffer(bytes(cur_b), np.uint8)
+        else:
+            raise ImageError(f"{name} is corrupt (unknown PNG filter type {kind} in row {r}); re-export it.")
+        out[r], prev = cur, cur
+    return out
+
+
+def _read_png16(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """A 16-bit PNG's samples at full precision: (pixels H×W×C, alpha H×W or None), floats in [0, 1]."""
+    chunks = _png_chunks(data, name)
+    w, h, depth, ctype, interlace = png_header(data[:33])
+    if ctype not in _PNG_CHANNELS:
+        raise ImageError(f"{name} has PNG colour type {ctype}, which cannot be 16-bit; the file is corrupt.")
+    if interlace:
+        raise ImageError(f"{name} is an interlaced 16-bit PNG, which invdiff does not decode; save it without "
+                         "interlacing.")
+    channels = _PNG_CHANNELS[ctype]
+    try:
+        raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    except zlib.error as err:
+        raise ImageError(f"{name} is truncated or corrupt (its pixel data do not decompress: {err}).") from None
+    stride = w * channels * 2
+    if len(raw) < h * (stride + 1):
+        raise ImageError(f"{name} is truncated (pixel data for {len(raw) // (stride + 1)} of {h} rows).")
+    rows = np.frombuffer(raw, np.uint8)[: h * (stride + 1)].reshape(h, stride + 1)
+    samples = _unfilter(rows, channels * 2, name).view(">u2").reshape(h, w, channels).astype(np.float64)
+    alpha = None
+    if channels in (2, 4):
+        samples, alpha = samples[..., :-1], samples[..., -1] / 65535
+    trns = [body for kind, body in chunks if kind == b"tRNS"]
+    if trns and channels in (1, 3):  # a colour key: pixels equal to it are transparent
+        key = np.frombuffer(trns[0][: 2 * channels], ">u2").astype(np.float64)
+        alpha = (~(samples == key).all(-1)).astype(np.float64)
+    return samples / 65535, alpha
+
+
+def png16_bytes(samples: np.ndarray) -> bytes:
+    """Encode an H×W×C uint16 array (C = 1, 2, 3, 4: gray, gray+alpha, RGB, RGBA) as a 16-bit PNG."""
+    h, w, c = samples.shape
+    ctype = {1: 0, 2: 4, 3: 2, 4: 6}[c]
+    rows = samples.astype(">u2").view(np.uint8).reshape(h, w * c * 2)
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()  # filter 0 on every row
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, ctype, 0, 0, 0)
+    return PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+
+
+# -- reading ------------------------------------------------------------------------------------
+def _check_pixels(width: int, height: int, name: str) -> None:
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{name} is {width}×{height} ({width * height / 1e6:.1f} MP); invdiff reads images of at "
+                         f"most 8192×8192 ({MAX_PIXELS / 1e6:.1f} MP): downscale it first.")
+    if width < 1 or height < 1:
+        raise ImageError(f"{name} has no pixels ({width}×{height}).")
+
+
+def _jpeg_info(im: Image.Image) -> tuple[int | None, str | None]:
+    """(IJG quality whose scaled Annex-K tables the file uses, or None; chroma subsampling)."""
+    from operators._jpeg_tables import CHROMA_BASE, LUMA_BASE, scaled_table
+
+    sampling = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}.get(JpegImagePlugin.get_sampling(im))
+    tables = getattr(im, "quantization", None) or {}
+    if 0 not in tables:
+        return None, sampling
+    luma = np.asarray(tables[0], np.float64).reshape(8, 8)
+    chroma = np.asarray(tables[1], np.float64).reshape(8, 8) if 1 in tables else None
+    for q in range(1, 101):
+        if np.array_equal(luma, scaled_table(LUMA_BASE, q).numpy()) and (
+                chroma is None or np.array_equal(chroma, scaled_table(CHROMA_BASE, q).numpy())):
+            return q, sampling
+    return None, sampling
+
+
+def _pil_pixels(im: Image.Image, name: str, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Pillow image → (pixels H×W×C, alpha, bit depth) following the mode rules of the module docstring."""
+    mode = im.mode
+    if mode in ("P", "PA"):
+        im = im.convert("RGBA" if mode == "PA" or "transparency" in im.info else "RGB")
+    elif mode == "1":
+        im = im.convert("L")
+    elif mode in ("L", "RGB") and "transparency" in im.info:
+        im = im.convert("LA" if mode == "L" else "RGBA")
+    elif mode in ("CMYK", "YCbCr"):
+        notes.append(f"{name}: converted {mode} to RGB (Pillow's conversion, no colour profile)")
+        im = im.convert("RGB")
+    if im.mode.startswith("I;16"):
+        return np.asarray(im, dtype=np.float64)[..., None] / 65535, None, 16
+    if im.mode not in ("L", "LA", "RGB", "RGBA"):
+        raise ImageError(f"{name} has image mode {mode}, which invdiff does not read; save it as an 8- or 16-bit "
+                         "PNG (grayscale or RGB).")
+    if getattr(im, "format", None) == "TIFF" and max(im.tag_v2.get(258, (8,))) > 8:
+        raise ImageError(f"{name} is a 16-bit colour TIFF, which Pillow reduces to 8 bits; save it as a 16-bit PNG.")
+    a = np.asarray(im, dtype=np.float64) / 255
+    a = a[..., None] if a.ndim == 2 else a
+    if im.mode in ("LA", "RGBA"):
+        return a[..., :-1], a[..., -1], 8
+    return a, None, 8
+
+
+def from_array(a: np.ndarray, name: str = "array") -> ImageData:
+    """An H×W or H×W×C array (C ∈ 1..4; uint8, uint16 or float in [0, 1]) → :class:`ImageData` (C = 2, 4: alpha)."""
+    a = np.asarray(a)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[-1] not in (1, 2, 3, 4):
+        raise ImageError(f"{name} has shape {a.shape}; an image array is H×W or H×W×C with C in 1..4.")
+    _check_pixels(a.shape[1], a.shape[0], name)
+    if a.dtype in (np.uint8, np.uint16):
+        depth = 8 if a.dtype == np.uint8 else 16
+        a = a.astype(np.float64) / (2**depth - 1)
+    elif np.issubdtype(a.dtype, np.floating):
+        depth, a = 32, a.astype(np.float64)
+        if not np.isfinite(a).all():
+            raise ImageError(f"{name} contains NaN or infinite values; clean the input first.")
+        if a.min() < 0 or a.max() > 1:
+            raise ImageError(f"{name} has values in [{a.min():.3g}, {a.max():.3g}]; float images must lie in [0, 1].")
+    else:
+        raise ImageError(f"{name} has dtype {a.dtype}; use uint8, uint16 or float in [0, 1].")
+    alpha = a[..., -1] if a.shape[-1] in (2, 4) else None
+    return ImageData(a[..., : 1 if a.shape[-1] <= 2 else 3], alpha, depth, "NPY")
+
+
+def from_pil(im: Image.Image, name: str = "image") -> ImageData:
+    """A Pillow image (already opened by the caller; EXIF orientation not applied) → :class:`ImageData`."""
+    _check_pixels(*im.size, name)
+    notes: list[str] = []
+    pixels, alpha, depth = _pil_pixels(im, name, notes)
+    return ImageData(pixels, alpha, depth, im.format or "PIL", notes=notes)
+
+
+def _read_npy(path: Path) -> ImageData:
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ImageError(f"{path} is not a readable .npy array ({err}).") from None
+    return from_array(a, str(path))
+
+
+def read_image(path: str | Path, orient_pixels: bool = True) -> ImageData:
+    """Decode ``path`` (any Pillow format, 16-bit PNG at full precision, or .npy); see the module docstring."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; check the path.")
+    if path.is_dir():
+        raise ImageError(f"{path} is a folder, not an image file.")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path} is empty (0 bytes).")
+    if path.suffix.lower() == ".npy":
+        return _read_npy(path)
+    name = str(path)
+    data = path.read_bytes()
+    header = png_header(data[:33])
+    notes: list[str] = []
+    if header is not None:
+        _check_pixels(header[0], header[1], name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise ImageError(f"{name} is not an image file invdiff can read (PNG, JPEG, BMP, TIFF, WebP, …).") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(f"{name} has more than {MAX_PIXELS / 1e6:.1f} MP; invdiff reads images of at most "
+                             "8192×8192: downscale it first.") from None
+    with im:
+        _check_pixels(*im.size, name)
+        fmt = im.format or path.suffix.lstrip(".").upper()
+        quality, sampling = _jpeg_info(im) if fmt == "JPEG" else (None, None)
+        try:
+            orientation = int(im.getexif().get(0x0112, 1) or 1)
+            if header is not None and header[2] == 16:
+                pixels, alpha = _read_png16(data, name)
+                depth = 16
+            else:
+                im.load()
+                pixels, alpha, depth = _pil_pixels(im, name, notes)
+        except ImageError:
+            raise
+        except (OSError, SyntaxError, ValueError, struct.error, EOFError) as err:
+            raise ImageError(f"{name} is truncated or corrupt ({err}); re-export it.") from None
+    orientation = orientation if orientation in range(1, 9) else 1
+    if orient_pixels and orientation != 1:
+        pixels = orient(pixels, orientation)
+        alpha = None if alpha is None else orient(alpha, orientation)
+        notes.append(f"{name}: applied EXIF orientation {orientation} (pixels are in display orientation)")
+    return ImageData(pixels, alpha, depth, fmt, orientation, quality, sampling, notes)
+
+
+def read_mask(path: str | Path, invert: bool = False) -> torch.Tensor:
+    """A binary mask file → 1×H×W float tensor, **1 = observed, 0 = missing**.
+
+    The file must be pure black and white (grayscale, or RGB with R = G = B; no alpha): white is
+    observed and black missing, the library's 1/0 convention; ``invert=True`` reads white as the
+    holes (e.g. NVIDIA's irregular masks). Grey levels are an error, never thresholded silently.
+    """
+    m = read_image(path)
+    if m.alpha is not None:
+        raise ImageError(f"mask {path} has an alpha channel; save masks as black-and-white grayscale images.")
+    v = m.pixels
+    if v.shape[-1] == 3 and not (v == v[..., :1]).all():
+        raise ImageError(f"mask {path} is a colour image; save masks as black-and-white grayscale images.")
+    v = v[..., 0]
+    levels = np.unique(v)
+    if not np.isin(levels, (0.0, 1.0)).all():
+        raise ImageError(f"mask {path} is not binary: it has {len(levels)} grey levels; use pure black (missing) "
+                         "and white (observed), e.g. threshold it at 50 %.")
+    observed = (v == 0.0) if invert else (v == 1.0)
+    return torch.from_numpy(observed.astype(np.float32))[None]
+
+
+def read_kernel(path: str | Path) -> torch.Tensor:
+    """A blur kernel file (.npy 2-D array, grayscale image at full precision, or .mat) → 2-D float64, sum 1."""
+    from operators.generators import load_kernel, validate_kernel
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"kernel file {path} does not exist; check the path.")
+    if path.suffix.lower() == ".mat":
+        return load_kernel(path, dtype=torch.float64)
+    if path.suffix.lower() == ".npy":
+        try:
+            k = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise ImageError(f"kernel {path} is not a readable .npy array ({err}).") from None
+        if k.ndim != 2:
+            raise ImageError(f"kernel {path} has shape {k.shape}; a blur kernel must be a 2-D array.")
+    else:
+        img = read_image(path)
+        if img.alpha is not None or (img.pixels.shape[-1] == 3 and not (img.pixels == img.pixels[..., :1]).all()):
+            raise ImageError(f"kernel image {path} has colour or alpha; save kernels as grayscale images.")
+        k = img.pixels[..., 0]
+    return validate_kernel(k, f"kernel {path}")
+
+
+# -- sizes --------------------------------------------------------------------------------------
+def fit_square(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Centre-crop N×C×H×W ``x`` to a square and resize it to ``size``² (bicubic, antialiased, clamped)."""
+    h, w = x.shape[-2:]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    x = x[..., top:top + s, left:left + s]
+    if s == size:
+        return x
+    return F.interpolate(x, size=(size, size), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+
+
+# -- writing ------------------------------------------------------------------------------------
+def atomic_write_bytes(path: str | Path, data: bytes, overwrite: bool = False) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace`` (creates parent folders)."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --overwrite (overwrite=True) to replace it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def encode_image(pixels: np.ndarray, suffix: str, bit_depth: int = 8, alpha: np.ndarray | None = None) -> bytes:
+    """H×W×C (C ∈ {1, 3}) floats in [0, 1] (+ optional alpha) → file bytes for ``suffix``."""
+    suffix = suffix.lower()
+    if suffix not in WRITE_SUFFIXES:
+        raise ValueError(f"cannot write {suffix!r} files; use one of {', '.join(WRITE_SUFFIXES)}.")
+    a = np.clip(np.asarray(pixels, np.float64), 0, 1)
+    a = a[..., None] if a.ndim == 2 else a
+    if alpha is not None and suffix != ".jpg" and suffix != ".jpeg":
+        a = np.concatenate([a, np.clip(alpha, 0, 1)[..., None]], axis=-1)
+    if suffix == ".npy":
+        buf = io.BytesIO()
+        np.save(buf, a.astype(np.float32))
+        return buf.getvalue()
+    if suffix == ".png" and bit_depth == 16:
+        return png16_bytes(np.round(a * 65535).astype(np.uint16))
+    u8 = np.round(a * 255).astype(np.uint8)
+    im = Image.fromarray(u8[..., 0] if u8.shape[-1] == 1 else u8, {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[u8.shape[-1]])
+    buf = io.BytesIO()
+    im.save(buf, format="PNG" if suffix == ".png" else "JPEG", **({} if suffix == ".png" else {"quality": 95}))
+    return buf.getvalue()
+
+
+def write_image(path: str | Path, pixels: np.ndarray, bit_depth: int = 8, alpha: np.ndarray | None = None,
+                overwrite: bool = False) -> Path:
+    """Encode (format from the suffix: .png 8/16-bit, .jpg 8-bit, .npy float32) and write atomically."""
+    path = Path(path)
+    return atomic_write_bytes(path, encode_image(pixels, path.suffix, bit_depth, alpha), overwrite)

@@ -1,0 +1,137 @@
+"""What every solver shares: the result record, per-sample randomness and the [0,1] ↔ [-1,1] maps.
+
+Public images and measurements live on [0, 1]; priors on [-1, 1]. For a linear operator ``A`` the
+measurement ``y = A x + n`` of ``x ∈ [0,1]`` is, written for ``x' = 2x − 1``,
+
+    y' = 2y − A𝟙 = A x' + 2n,
+
+a measurement of the prior-space image with noise of standard deviation σ_y (σ_y is stated on the
+[-1, 1] scale precisely so that this holds). Solvers that work in the operator's SVD space use y'.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+Generators = torch.Generator | Sequence[torch.Generator] | None
+
+
+class UnsupportedTaskError(ValueError):
+    """A solver was asked to solve a problem its algorithm cannot handle."""
+
+
+@dataclass
+class SolveResult:
+    """A restored batch in [0, 1] and how it was obtained.
+
+    ``nfe`` counts network evaluations per image; ``backprop`` says whether gradients went
+    through the network; ``settings`` holds every hyper-parameter that shaped the result.
+    """
+
+    x: torch.Tensor
+    nfe: int
+    backprop: bool
+    seconds: float
+    method: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def to_prior(x01: torch.Tensor) -> torch.Tensor:
+    """[0, 1] image → [-1, 1] prior space."""
+    return 2.0 * x01 - 1.0
+
+
+def to_image(x_prior: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] prior space → [0, 1] image (clamped)."""
+    return ((x_prior + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+def generator_list(generator: Generators, n: int) -> list[torch.Generator | None]:
+    """One generator per sample: a sequence is checked, a single generator is shared (documented)."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return [generator] * n if n == 1 else [generator]
+    gens = list(generator)
+    if len(gens) != n:
+        raise ValueError(f"got {len(gens)} generators for a batch of {n}; pass exactly one per image.")
+    return gens
+
+
+def randn(shape: Sequence[int], generator: Generators, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Standard normal ``shape`` noise; with a sequence of generators, row ``i`` comes from generator ``i``.
+
+    Noise is drawn on each generator's own device and then moved, so a CPU generator gives the
+    same numbers whatever device the solver runs on.
+    """
+    gens = generator_list(generator, shape[0])
+    if len(gens) == 1:
+        g = gens[0]
+        gen_device = g.device if g is not None else device
+        return torch.randn(tuple(shape), generator=g, device=gen_device, dtype=dtype).to(device)
+    rows = [torch.randn(tuple(shape[1:]), generator=g, device=g.device, dtype=dtype) for g in gens]
+    return torch.stack(rows).to(device)
+
+
+def seeded_generators(seed: int, n: int, device: str | torch.device = "cpu") -> list[torch.Generator]:
+    """``n`` generators seeded ``seed, seed+1, …`` (image ``i`` of a batch gets ``seed + i``)."""
+    return [torch.Generator(device).manual_seed(int(seed) + i) for i in range(n)]
+
+
+def prior_space_measurement(y: torch.Tensor, operator, image_shape: Sequence[int]) -> torch.Tensor:
+    """y' = 2y − A𝟙: the measurement of the [-1, 1] image (linear operators only)."""
+    ones = torch.ones((1, *image_shape[1:]), device=y.device, dtype=y.dtype)
+    return 2.0 * y - operator.apply(ones)
+
+
+class Solver(ABC):
+    """An inverse-problem solver: ``solve(y, operator, prior, generator)`` → :class:`SolveResult`."""
+
+    name: str = "solver"
+    #: whether the algorithm differentiates through the network
+    backprop: bool = False
+
+    @abstractmethod
+    def supports(self, operator) -> str | None:
+        """``None`` if the operator is supported, else one sentence saying why not."""
+
+    def check(self, operator) -> None:
+        reason = self.supports(operator)
+        if reason is not None:
+            raise UnsupportedTaskError(f"{self.name} cannot solve {operator.name}: {reason}")
+
+    def settings(self) -> dict[str, Any]:
+        """The solver's hyper-parameters (recorded with every result)."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def solve(self, y: torch.Tensor, operator, prior, generator: Generators = None,
+              image_shape: Sequence[int] | None = None, progress: bool = False) -> SolveResult:
+        """Restore the images behind measurement ``y`` (N×… on [0, 1]); returns x̂ in [0, 1].
+
+        ``image_shape`` is the N×C×H×W shape of the unknown image; by default the prior's
+        channels and native resolution.
+        """
+        self.check(operator)
+        if image_shape is None:
+            image_shape = (y.shape[0], prior.channels, prior.resolution, prior.resolution)
+        image_shape = tuple(int(s) for s in image_shape)
+        if image_shape[0] != y.shape[0]:
+            raise ValueError(f"image_shape has batch {image_shape[0]} but y has {y.shape[0]} measurements.")
+        if not bool(torch.isfinite(y).all()):
+            raise ValueError("the measurement contains NaN or infinite values.")
+        prior.reset_nfe()
+        start = time.perf_counter()
+        x = self._solve(y, operator, prior, generator, image_shape, progress)
+        if x.is_cuda:
+            torch.cuda.synchronize(x.device)
+        seconds = time.perf_counter() - start
+        return SolveResult(to_image(x.detach()), prior.nfe, self.backprop, seconds, self.name, self.settings())
+
+    @abstractmethod
+    def _solve(self, y: torch.Tensor, operator, prior, generator: Generators, image_shape: tuple[int, ...],
+               progress: bool) -> torch.Tensor:
+        """Return the restored batch in prior space [-1, 1]."""

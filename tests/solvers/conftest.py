@@ -1,0 +1,23 @@
+import pytest
+import torch
+
+from tests.priors.helpers import tiny_prior
+
+FAST_SETTINGS = {
+    "dps": {"steps": 3},
+    "ddrm": {"steps": 3},
+    "repaint": {"steps": 4, "jump_length": 2, "resamples": 2},
+}
+
+
+@pytest.fixture(scope="session")
+def prior():
+    return tiny_prior(seed=0)
+
+
+@pytest.fixture
+def clean_images():
+    """Two smooth 16×16 test images in [0, 1]."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 3, 4, 4, generator=gen)
+    return torch.nn.functional.interpolate(x, size=16, mode="bilinear", align_corners=False)

@@ -1,0 +1,134 @@
+"""Every registered solver × task on a tiny random-init U-Net: shapes, ranges, NFE, errors, seeds."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from invdiff.solvers import (
+    UnsupportedTaskError,
+    build_solver,
+    compatibility,
+    jump_schedule,
+    seeded_generators,
+)
+from invdiff.tasks import TASKS, make_problem
+from tests.solvers.conftest import FAST_SETTINGS
+
+MATRIX = compatibility()
+PAIRS = [(m, t) for m in MATRIX for t in TASKS]
+
+
+def problem(task: str, seed: int = 0, **params):
+    return make_problem(task, 16, torch.Generator().manual_seed(seed), **params).operator
+
+
+def expected_nfe(method: str) -> int:
+    s = FAST_SETTINGS[method]
+    if method == "repaint":
+        ts = jump_schedule(s["steps"], s["jump_length"], s["resamples"])
+        return sum(1 for a, b in itertools.pairwise(ts) if b < a)
+    return s["steps"]
+
+
+@pytest.mark.parametrize("method,task", PAIRS)
+def test_every_pair_runs_or_refuses(method, task, prior, clean_images):
+    op = problem(task)
+    solver = build_solver(method, **FAST_SETTINGS[method])
+    y = op.measure(clean_images, seeded_generators(0, 2))
+    if MATRIX[method][task] is not None:
+        with pytest.raises(UnsupportedTaskError, match=method):
+            solver.solve(y, op, prior, seeded_generators(0, 2))
+        return
+    res = solver.solve(y, op, prior, seeded_generators(0, 2), image_shape=clean_images.shape)
+    assert res.x.shape == clean_images.shape and res.x.dtype == torch.float32
+    assert torch.isfinite(res.x).all() and res.x.min() >= 0 and res.x.max() <= 1
+    assert res.nfe == expected_nfe(method)
+    assert res.backprop == (method == "dps")
+    assert res.method == method and res.seconds > 0
+
+
+def test_matrix_covers_the_paper_claims():
+    assert MATRIX["dps"] == {t: None for t in TASKS}  # DPS: every task, JPEG through the differentiable codec
+    for method in ("ddrm", "repaint"):
+        assert all(MATRIX[method][t] is None for t in TASKS if t != "jpeg")
+
+
+@pytest.mark.parametrize("method", ["dps", "ddrm", "repaint"])
+def test_same_seed_same_output_and_seed_zero_is_a_seed(method, prior, clean_images):
+    op = problem("sr4")
+    y = op.measure(clean_images, seeded_generators(0, 2))
+    solver = build_solver(method, **FAST_SETTINGS[method])
+    a = solver.solve(y, op, prior, seeded_generators(0, 2)).x
+    b = solver.solve(y, op, prior, seeded_generators(0, 2)).x
+    c = solver.solve(y, op, prior, seeded_generators(1, 2)).x
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+
+
+@pytest.mark.parametrize("method", ["dps", "ddrm", "repaint"])
+def test_batch_equals_one_by_one(method, prior, clean_images):
+    op = problem("gaussian_blur")
+    y = op.measure(clean_images, seeded_generators(0, 2))
+    solver = build_solver(method, **FAST_SETTINGS[method])
+    batch = solver.solve(y, op, prior, seeded_generators(7, 2)).x
+    singles = [solver.solve(y[i:i + 1], op, prior, seeded_generators(7 + i, 1)).x for i in range(2)]
+    torch.testing.assert_close(batch, torch.cat(singles), atol=1e-4, rtol=0)  # conv reduction order differs
+
+
+def test_dps_step_is_per_image_not_per_batch(prior, clean_images):
+    """The original DPS code normalises by the batch norm: its step depends on what else is in the batch."""
+    op = problem("inpaint")
+    y = op.measure(clean_images, seeded_generators(0, 2))
+    solver = build_solver("dps", steps=3)
+    alone = solver.solve(y[:1], op, prior, seeded_generators(4, 1)).x
+    y_other = y.clone()
+    y_other[1] = 0.0  # a very different companion image
+    together = solver.solve(y_other, op, prior, seeded_generators(4, 2)).x[:1]
+    torch.testing.assert_close(alone, together, atol=1e-4, rtol=0)
+
+
+def test_dps_inside_no_grad(prior, clean_images):
+    op = problem("motion_blur")
+    y = op.measure(clean_images, seeded_generators(0, 2))
+    with torch.no_grad():
+        res = build_solver("dps", steps=2).solve(y, op, prior, seeded_generators(0, 2))
+    assert torch.isfinite(res.x).all()
+
+
+@pytest.mark.parametrize("method", ["ddrm", "repaint"])
+def test_noiseless_inpainting_keeps_observed_pixels(method, prior, clean_images):
+    op = problem("inpaint", sigma_y=0.0, mask_kind="random", missing=0.5)
+    y = op.measure(clean_images, seeded_generators(0, 2))
+    res = build_solver(method, **FAST_SETTINGS[method]).solve(y, op, prior, seeded_generators(0, 2))
+    m = op.mask.expand_as(res.x).bool()
+    torch.testing.assert_close(res.x[m], y[m], atol=1e-6, rtol=0)
+    assert not torch.allclose(res.x[~m], y[~m])  # the holes were filled with something
+
+
+def test_unknown_method_is_one_clear_error():
+    with pytest.raises(KeyError, match="choose one of"):
+        build_solver("nope")
+
+
+def test_measurement_with_nan_is_refused(prior, clean_images):
+    op = problem("sr4")
+    y = op.measure(clean_images, seeded_generators(0, 2))
+    y[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        build_solver("ddrm", steps=2).solve(y, op, prior, seeded_generators(0, 2))
+
+
+def test_wrong_number_of_generators(prior, clean_images):
+    op = problem("sr4")
+    y = op.measure(clean_images, seeded_generators(0, 2))
+    with pytest.raises(ValueError, match="one per image"):
+        build_solver("ddrm", steps=2).solve(y, op, prior, seeded_generators(0, 3))
+
+
+def test_jump_schedule_counts():
+    ts = jump_schedule(250, 10, 10)
+    assert ts[0] == 249 and ts[-1] == -1
+    assert sum(1 for a, b in itertools.pairwise(ts) if b < a) == 2410  # RePaint's published 250/10/10 cost
