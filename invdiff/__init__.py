@@ -5,7 +5,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 #: Names resolved on first use, so that ``import invdiff`` stays light (no torch import).
-_LAZY = {"load_prior": "invdiff.priors", "available_priors": "invdiff.priors"}
+_LAZY = {"load_prior": "invdiff.priors", "available_priors": "invdiff.priors",
+         "solve": "invdiff.api", "fit_to_prior": "invdiff.api"}
 
 
 def __getattr__(name: str):

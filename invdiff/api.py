@@ -48,13 +48,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 import operators
 from operators.generators import validate_kernel
 
 from . import io as imageio
 from .tasks import DEFAULT_SIGMA_Y, TASKS, make_problem
+
+#: Why an input counts as a clean image, per task (when it carries no degradation information).
+NO_INFO = {"inpaint": "no mask and no transparent pixels", "gaussian_blur": "no kernel given",
+           "motion_blur": "no kernel given", "sr4": "no scale given and its side is not the prior's size / factor",
+           "jpeg": "not a JPEG file"}
+
+#: The reason recorded when --degrade / --no-degrade (degrade=) forced the reading.
+FORCED = {True: "forced by --degrade / degrade=True", False: "forced by --no-degrade / degrade=False"}
 
 
 class UsageError(ValueError):
@@ -182,7 +189,7 @@ def make_case(src: Source, task: str, resolution: int, generator: torch.Generato
         raise UsageError(f"bad protocol parameters for {task}: {err}") from None
     op = problem.operator
     details = {"task": task, **problem.details, "reading": "measurement" if measured else "clean",
-               "reason": info or ("forced by --degrade" if degrade else "no degradation information")}
+               "reason": FORCED[degrade] if degrade is not None else info or NO_INFO[task]}
     if op_task != task:
         details["operator"] = "circular convolution with the given kernel"
     if measured:
@@ -234,12 +241,16 @@ def group_cases(indices: list[int], cases: dict[int, Case], batch_size: int) -> 
 _PRIORS: dict[tuple, Any] = {}
 
 
-def get_prior(prior, device: str | torch.device = "cpu", architecture=None):
-    """A :class:`~invdiff.priors.DiffusionPrior` from a name, a path or an instance (loaded ones are cached)."""
+def get_prior(prior, device: str | torch.device | None = None, architecture=None):
+    """A :class:`~invdiff.priors.DiffusionPrior` from a name or path (loaded once, then cached) or an instance.
+
+    ``device=None`` keeps an instance where it is and loads a name or path onto the CPU.
+    """
     from .priors import DiffusionPrior, load_prior
 
     if isinstance(prior, DiffusionPrior):
-        return prior.to(device)
+        return prior if device is None else prior.to(device)
+    device = device or "cpu"
     path = Path(str(prior)).expanduser()
     stamp = (str(path.resolve()), path.stat().st_mtime) if path.exists() else str(prior)
     key = (stamp, str(device), str(architecture))
@@ -266,64 +277,7 @@ def get_solver(method, steps: int | None = None, **settings):
     return build_solver(method, **settings)
 
 
-# -- python types ↔ batches ---------------------------------------------------------------------
-@dataclass
-class _Kind:
-    container: str  # "tensor", "numpy" or "pil"
-    batched: bool
-    dtype: Any = None
-    device: Any = None
-    pil_mode: str | None = None
-    gray: bool = False
-
-
-def to_batch(image) -> tuple[torch.Tensor, torch.Tensor | None, _Kind]:
-    """A tensor / array / PIL image → (N×C×H×W float64 pixels, N×H×W alpha or None, how to convert back)."""
-    if isinstance(image, Image.Image):
-        data, kind = imageio.from_pil(image), _Kind("pil", False, pil_mode=image.mode)
-        datas = [data]
-    elif isinstance(image, np.ndarray):
-        kind = _Kind("numpy", image.ndim == 4, image.dtype)
-        datas = [imageio.from_array(a, f"image {i}") for i, a in enumerate(image if kind.batched else [image])]
-    elif isinstance(image, torch.Tensor):
-        if image.dim() not in (3, 4):
-            raise DataError(f"a tensor image must be C×H×W or N×C×H×W, got shape {tuple(image.shape)}.")
-        kind = _Kind("tensor", image.dim() == 4, image.dtype, image.device)
-        batch = image.detach().cpu() if kind.batched else image.detach().cpu()[None]
-        datas = [imageio.from_array(a.permute(1, 2, 0).numpy(), f"image {i}") for i, a in enumerate(batch)]
-    else:
-        raise DataError(f"image must be a torch.Tensor, numpy array or PIL image, not {type(image).__name__}.")
-    kind.gray = datas[0].pixels.shape[-1] == 1
-    pixels = torch.stack([torch.from_numpy(d.pixels).permute(2, 0, 1) for d in datas])
-    alphas = [d.alpha for d in datas]
-    alpha = torch.stack([torch.from_numpy(a) for a in alphas]) if all(a is not None for a in alphas) else None
-    return pixels, alpha, kind
-
-
-def from_batch(x: torch.Tensor, kind: _Kind, alpha: torch.Tensor | None = None):
-    """N×C×H×W floats in [0, 1] (C = 1 or 3; alpha N×H×W appended as a last channel) → ``kind``'s type."""
-    x = x.detach().cpu().double()
-    if kind.gray and x.shape[1] == 3:
-        x = (torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype)[:, None, None] * x).sum(1, keepdim=True)
-    if alpha is not None:
-        x = torch.cat([x, alpha.detach().cpu().double()[:, None]], dim=1)
-    if kind.container == "tensor":
-        out = (x * 255).round().to(kind.dtype) if kind.dtype == torch.uint8 else x.to(kind.dtype)
-        out = out.to(kind.device)
-        return out if kind.batched else out[0]
-    a = x.permute(0, 2, 3, 1).numpy()
-    if kind.container == "numpy":
-        a = a if kind.batched else a[0]
-        if np.issubdtype(kind.dtype, np.integer):
-            return np.round(a * np.iinfo(kind.dtype).max).astype(kind.dtype)
-        return a.astype(kind.dtype)
-    a = a[0]
-    if kind.pil_mode and kind.pil_mode.startswith("I;16") and a.shape[-1] == 1:
-        return Image.fromarray(np.round(a[..., 0] * 65535).astype(np.uint16), "I;16")
-    u8 = np.round(a * 255).astype(np.uint8)
-    return Image.fromarray(u8[..., 0] if u8.shape[-1] == 1 else u8, {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[u8.shape[-1]])
-
-
+# -- python types ----------------------------------------------------------------------------
 def fit_to_prior(image, prior):
     """Centre-crop ``image`` to a square and resize it to the prior's resolution (bicubic, antialiased).
 
@@ -331,11 +285,103 @@ def fit_to_prior(image, prior):
     Alpha is cropped alike and resized with nearest neighbours (it stays a mask).
     """
     size = prior if isinstance(prior, int) else get_prior(prior).resolution
-    pixels, alpha, kind = to_batch(image)
+    pixels, alpha, kind = imageio.to_batch(image)
     kind.gray = False  # keep the channel count as it is
     if alpha is not None:
         h, w = alpha.shape[-2:]
         s = min(h, w)
         alpha = alpha[:, (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
         alpha = torch.nn.functional.interpolate(alpha[:, None], size=(size, size), mode="nearest-exact")[:, 0]
-    return from_batch(imageio.fit_square(pixels, size), kind, alpha)
+    return imageio.from_batch(imageio.fit_square(pixels, size), kind, alpha)
+
+
+# -- the one-call API ---------------------------------------------------------------------------
+@dataclass
+class SolveOutput:
+    """What :func:`solve` returns: the restored image in the input's type, metadata, and the objects used.
+
+    ``x`` is the restored batch as an N×C×R×R float tensor; ``cases`` hold each image's
+    measurement, operator and generator; ``operator`` is the first image's operator.
+    """
+
+    image: Any
+    measurement: Any
+    nfe: int
+    seconds: float
+    seed: int
+    settings: dict[str, Any]
+    x: torch.Tensor
+    cases: list[Case]
+    prior: Any
+    solver: Any
+
+    @property
+    def operator(self) -> operators.Operator:
+        return self.cases[0].operator
+
+    @property
+    def mask(self) -> torch.Tensor | None:
+        return self.cases[0].mask
+
+
+def _as_mask(mask, n: int) -> torch.Tensor | None:
+    """H×W, 1×H×W, N×H×W or N×1×H×W binary (1 = observed) → N'×H×W float (N' ∈ {1, n})."""
+    if mask is None:
+        return None
+    m = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask).detach().cpu().double()
+    m = m.reshape(-1, *m.shape[-2:]) if m.dim() >= 2 else m
+    if m.dim() != 3 or m.shape[0] not in (1, n):
+        raise DataError(f"mask must be H×W, or one H×W per image ({n}), got shape {tuple(torch.as_tensor(mask).shape)}.")
+    if not bool(((m == 0) | (m == 1)).all()):
+        raise DataError("mask must be binary: 1 = observed, 0 = missing (threshold it, e.g. mask > 0.5).")
+    return m.float()
+
+
+def solve(image, *, task: str, method, prior="faces64", mask=None, kernel=None, scale: int | None = None,
+          quality: int | None = None, sigma_y: float | None = None, steps: int | None = None, seed: int = 0,
+          device: str | torch.device | None = None, degrade: bool | None = None, protocol: dict | None = None,
+          architecture=None, progress: bool = False, **method_settings) -> SolveOutput:
+    """Restore ``image`` with ``method`` (a name or a solver) under ``prior`` (a name, path or prior).
+
+    What ``image`` means, which sizes it may have and what comes back: see the module docstring.
+    ``sigma_y`` is on the [-1, 1] scale (default: the task's, 0.05; JPEG 0); ``steps`` and
+    ``method_settings`` (e.g. ``eta=0.85``) set the solver; ``device`` defaults to the CPU, or to
+    where ``prior`` is when it is a loaded prior; ``protocol`` overrides the task's
+    protocol parameters (e.g. ``{"mask_kind": "random"}``); ``architecture`` is for
+    guided-diffusion ``.pt`` priors. Errors are ``ValueError``s with one sentence.
+    """
+    _check_task(task)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UsageError(f"seed must be an int >= 0 (0 is a seed like any other), got {seed!r}.")
+    pixels, alpha, kind = imageio.to_batch(image)
+    n = pixels.shape[0]
+    solver = get_solver(method, steps, **method_settings)
+    prior_obj = get_prior(prior, device, architecture)
+    device = prior_obj.device
+    if pixels.shape[1] != prior_obj.channels:
+        if not (pixels.shape[1] == 1 and prior_obj.channels == 3):
+            raise DataError(f"the image has {pixels.shape[1]} channels but the prior {prior_obj.channels}.")
+        pixels = pixels.expand(-1, 3, -1, -1)
+    masks = _as_mask(mask, n)
+    kernel = None if kernel is None else validate_kernel(kernel, "kernel")
+    cases = []
+    for i in range(n):
+        src = Source(pixels[i:i + 1], None if alpha is None else alpha[i], name=f"image {i}" if kind.batched else "image")
+        m = None if masks is None else masks[i if masks.shape[0] > 1 else 0]
+        cases.append(make_case(src, task, prior_obj.resolution, torch.Generator().manual_seed(int(seed) + i), mask=m,
+                               kernel=kernel, scale=scale, quality=quality, sigma_y=sigma_y, degrade=degrade,
+                               protocol=protocol))
+    solver.check(cases[0].operator)
+    restored, nfe, seconds = {}, 0, 0.0
+    for group in group_cases(list(range(n)), dict(enumerate(cases)), batch_size=n):
+        result = solve_cases([cases[i] for i in group], solver, prior_obj, device, progress)
+        restored.update({i: result.x[j].cpu() for j, i in enumerate(group)})
+        nfe, seconds = result.nfe, seconds + result.seconds
+    x = torch.stack([restored[i] for i in range(n)])
+    y = torch.cat([c.y for c in cases]).cpu()
+    y_alpha = torch.cat([c.mask for c in cases]) if task == "inpaint" else None
+    settings = {"task": task, "method": solver.name, "solver": solver.settings(), "prior": prior_obj.name,
+                "resolution": prior_obj.resolution, "seed": int(seed), "device": str(device),
+                "sigma_y": cases[0].details["sigma_y"], "images": [c.details for c in cases]}
+    return SolveOutput(imageio.from_batch(x, kind), imageio.from_batch(y, kind, y_alpha), nfe, seconds, int(seed),
+                       settings, x, cases, prior_obj, solver)

@@ -91,18 +91,22 @@ def conjugate_gradient(apply_M: Callable[[torch.Tensor], torch.Tensor], b: torch
     return x
 
 
-def wiener(y: torch.Tensor, operator, image_shape: Sequence[int], grad_std: float = DEFAULT_GRAD_STD,
-           iters: int = 300) -> torch.Tensor:
-    """Gradient-prior Wiener deconvolution (module docstring), solved in float64 by CG from ``x₀ = Aᵀy``."""
+def wiener_solution(y: torch.Tensor, operator, grad_std: float = DEFAULT_GRAD_STD, iters: int = 300) -> torch.Tensor:
+    """The unclamped float64 minimiser of ``‖A x − y‖² + λ‖∇x‖²`` (module docstring), by CG from ``x₀ = Aᵀy``."""
     noise_var = (_sigma_y(operator) / 2) ** 2 + QUANTISATION_VAR
     lam = noise_var / grad_std**2
-    y64 = y.double()
-    b = operator.adjoint(y64)
+    b = operator.adjoint(y.double())
 
     def normal(x: torch.Tensor) -> torch.Tensor:
         return operator.adjoint(operator.apply(x)) + lam * _grad_adjoint(*_grad(x))
 
-    return conjugate_gradient(normal, b, b.clone(), iters=iters).to(y.dtype).clamp(0, 1)
+    return conjugate_gradient(normal, b, b.clone(), iters=iters)
+
+
+def wiener(y: torch.Tensor, operator, image_shape: Sequence[int], grad_std: float = DEFAULT_GRAD_STD,
+           iters: int = 300) -> torch.Tensor:
+    """Gradient-prior Wiener deconvolution, clamped to [0, 1]."""
+    return wiener_solution(y, operator, grad_std, iters).to(y.dtype).clamp(0, 1)
 
 
 def biharmonic(y: torch.Tensor, operator, image_shape: Sequence[int]) -> torch.Tensor:

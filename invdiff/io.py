@@ -4,8 +4,8 @@ Reading (:func:`read_image`) gives an :class:`ImageData`: ``pixels`` H×W×C flo
 with C = 1 (grayscale) or 3 (colour), ``alpha`` H×W in [0, 1] or None, and the bit depth.
 
 * **Bit depth.** 8-bit samples are divided by 255, 16-bit ones by 65535 — at full precision:
-  Pillow reduces 16-bit colour PNGs to 8 bits, so every 16-bit PNG is decoded here (zlib +
-  the five PNG row filters). 16-bit colour TIFFs are refused (save them as 16-bit PNG).
+  Pillow reduces 16-bit colour PNGs to 8 bits, so every 16-bit PNG is decoded by
+  :mod:`invdiff.png16`. 16-bit colour TIFFs are refused (save them as 16-bit PNG).
 * **Modes.** ``1``/``L``/``LA`` are grayscale; ``P``/``PA`` (palette) are expanded through the
   palette to RGB, or RGBA when the palette has transparency; a ``tRNS`` colour key becomes
   alpha; ``I;16`` is 16-bit grayscale; ``CMYK``/``YCbCr`` are converted to RGB by Pillow (noted);
@@ -31,14 +31,16 @@ import os
 import secrets
 import struct
 import warnings
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
+
+from .png16 import PNGError, png16_bytes, png_header, read_png16
 
 #: Largest image read, in pixels (8192 × 8192 = 67.1 MP): checked before decoding.
 MAX_PIXELS = 8192 * 8192
@@ -46,8 +48,6 @@ MAX_PIXELS = 8192 * 8192
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".npy")
 #: Suffixes :func:`write_image` can write.
 WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy")
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # PNG colour type → samples per pixel
 
 
 class ImageError(ValueError):
@@ -80,108 +80,6 @@ def orient(a: np.ndarray, orientation: int) -> np.ndarray:
            5: lambda t: t.swapaxes(0, 1), 6: lambda t: np.rot90(t, -1), 7: lambda t: t[::-1, ::-1].swapaxes(0, 1),
            8: lambda t: np.rot90(t, 1)}
     return np.ascontiguousarray(ops[orientation](a)) if orientation in ops else a
-
-
-# -- 16-bit PNG codec (Pillow keeps only 8 bits of 16-bit colour PNGs) --------------------------
-def _png_chunks(data: bytes, name: str) -> list[tuple[bytes, bytes]]:
-    chunks, pos = [], len(PNG_SIGNATURE)
-    while True:
-        if pos + 12 > len(data):
-            raise ImageError(f"{name} is truncated (the PNG ends before its IEND chunk); re-export it.")
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body, crc_at = data[pos + 8:pos + 8 + length], pos + 8 + length
-        if crc_at + 4 > len(data):
-            raise ImageError(f"{name} is truncated (its {kind.decode('latin-1')} chunk is cut off); re-export it.")
-        if zlib.crc32(kind + body) != struct.unpack(">I", data[crc_at:crc_at + 4])[0]:
-            raise ImageError(f"{name} is corrupt (CRC error in its {kind.decode('latin-1')} chunk); re-export it.")
-        chunks.append((kind, body))
-        pos = crc_at + 4
-        if kind == b"IEND":
-            return chunks
-
-
-def png_header(head: bytes) -> tuple[int, int, int, int, int] | None:
-    """(width, height, bit depth, colour type, interlace) from a PNG's first 33 bytes, or None if not PNG."""
-    if not head.startswith(PNG_SIGNATURE) or len(head) < 33 or head[12:16] != b"IHDR":
-        return None
-    w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", head[16:29])
-    return w, h, depth, ctype, interlace
-
-
-def _paeth(a: int, b: int, c: int) -> int:
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    return a if pa <= pb and pa <= pc else b if pb <= pc else c
-
-
-def _unfilter(rows: np.ndarray, bpp: int, name: str) -> np.ndarray:
-    """Undo the PNG row filters (None, Sub, Up, Average, Paeth) of ``rows`` (H × (1 + stride) bytes)."""
-    h, stride = rows.shape[0], rows.shape[1] - 1
-    out = np.zeros((h, stride), np.uint8)
-    prev = np.zeros(stride, np.uint8)
-    for r in range(h):
-        kind, line = int(rows[r, 0]), rows[r, 1:]
-        if kind == 0:
-            cur = line.copy()
-        elif kind == 1:  # Sub: running sum mod 256 along each byte lane of the pixels
-            cur = np.cumsum(line.reshape(-1, bpp), axis=0, dtype=np.uint8).reshape(-1)
-        elif kind == 2:  # Up
-            cur = line + prev
-        elif kind in (3, 4):  # Average, Paeth: sequential in the row
-            cur_b, line_b, prev_b = bytearray(stride), line.tobytes(), prev.tobytes()
-            for i in range(stride):
-                left = cur_b[i - bpp] if i >= bpp else 0
-                up_left = prev_b[i - bpp] if i >= bpp else 0
-                pred = (left + prev_b[i]) // 2 if kind == 3 else _paeth(left, prev_b[i], up_left)
-                cur_b[i] = (line_b[i] + pred) & 0xFF
-            cur = np.frombuffer(bytes(cur_b), np.uint8)
-        else:
-            raise ImageError(f"{name} is corrupt (unknown PNG filter type {kind} in row {r}); re-export it.")
-        out[r], prev = cur, cur
-    return out
-
-
-def _read_png16(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """A 16-bit PNG's samples at full precision: (pixels H×W×C, alpha H×W or None), floats in [0, 1]."""
-    chunks = _png_chunks(data, name)
-    w, h, depth, ctype, interlace = png_header(data[:33])
-    if ctype not in _PNG_CHANNELS:
-        raise ImageError(f"{name} has PNG colour type {ctype}, which cannot be 16-bit; the file is corrupt.")
-    if interlace:
-        raise ImageError(f"{name} is an interlaced 16-bit PNG, which invdiff does not decode; save it without "
-                         "interlacing.")
-    channels = _PNG_CHANNELS[ctype]
-    try:
-        raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
-    except zlib.error as err:
-        raise ImageError(f"{name} is truncated or corrupt (its pixel data do not decompress: {err}).") from None
-    stride = w * channels * 2
-    if len(raw) < h * (stride + 1):
-        raise ImageError(f"{name} is truncated (pixel data for {len(raw) // (stride + 1)} of {h} rows).")
-    rows = np.frombuffer(raw, np.uint8)[: h * (stride + 1)].reshape(h, stride + 1)
-    samples = _unfilter(rows, channels * 2, name).view(">u2").reshape(h, w, channels).astype(np.float64)
-    alpha = None
-    if channels in (2, 4):
-        samples, alpha = samples[..., :-1], samples[..., -1] / 65535
-    trns = [body for kind, body in chunks if kind == b"tRNS"]
-    if trns and channels in (1, 3):  # a colour key: pixels equal to it are transparent
-        key = np.frombuffer(trns[0][: 2 * channels], ">u2").astype(np.float64)
-        alpha = (~(samples == key).all(-1)).astype(np.float64)
-    return samples / 65535, alpha
-
-
-def png16_bytes(samples: np.ndarray) -> bytes:
-    """Encode an H×W×C uint16 array (C = 1, 2, 3, 4: gray, gray+alpha, RGB, RGBA) as a 16-bit PNG."""
-    h, w, c = samples.shape
-    ctype = {1: 0, 2: 4, 3: 2, 4: 6}[c]
-    rows = samples.astype(">u2").view(np.uint8).reshape(h, w * c * 2)
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()  # filter 0 on every row
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", w, h, 16, ctype, 0, 0, 0)
-    return PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -308,13 +206,15 @@ def read_image(path: str | Path, orient_pixels: bool = True) -> ImageData:
         try:
             orientation = int(im.getexif().get(0x0112, 1) or 1)
             if header is not None and header[2] == 16:
-                pixels, alpha = _read_png16(data, name)
+                pixels, alpha = read_png16(data, name)
                 depth = 16
             else:
                 im.load()
                 pixels, alpha, depth = _pil_pixels(im, name, notes)
         except ImageError:
             raise
+        except PNGError as err:
+            raise ImageError(str(err)) from None
         except (OSError, SyntaxError, ValueError, struct.error, EOFError) as err:
             raise ImageError(f"{name} is truncated or corrupt ({err}); re-export it.") from None
     orientation = orientation if orientation in range(1, 9) else 1
@@ -369,6 +269,68 @@ def read_kernel(path: str | Path) -> torch.Tensor:
             raise ImageError(f"kernel image {path} has colour or alpha; save kernels as grayscale images.")
         k = img.pixels[..., 0]
     return validate_kernel(k, f"kernel {path}")
+
+
+# -- python objects ↔ batches (the library API) -------------------------------------------------
+@dataclass
+class Kind:
+    """How to give a batch back in the caller's type: container, batch axis, dtype, device, mode."""
+
+    container: str  # "tensor", "numpy" or "pil"
+    batched: bool
+    dtype: Any = None
+    device: Any = None
+    pil_mode: str | None = None
+    gray: bool = False
+    plane: bool = False  # a numpy H×W array (no channel axis)
+
+
+def to_batch(image) -> tuple[torch.Tensor, torch.Tensor | None, Kind]:
+    """A tensor / array / PIL image → (N×C×H×W float64 pixels, N×H×W alpha or None, how to convert back)."""
+    if isinstance(image, Image.Image):
+        data, kind = from_pil(image), Kind("pil", False, pil_mode=image.mode)
+        datas = [data]
+    elif isinstance(image, np.ndarray):
+        kind = Kind("numpy", image.ndim == 4, image.dtype, plane=image.ndim == 2)
+        datas = [from_array(a, f"image {i}") for i, a in enumerate(image if kind.batched else [image])]
+    elif isinstance(image, torch.Tensor):
+        if image.dim() not in (3, 4):
+            raise ImageError(f"a tensor image must be C×H×W or N×C×H×W, got shape {tuple(image.shape)}.")
+        kind = Kind("tensor", image.dim() == 4, image.dtype, image.device)
+        batch = image.detach().cpu() if kind.batched else image.detach().cpu()[None]
+        datas = [from_array(a.permute(1, 2, 0).numpy(), f"image {i}") for i, a in enumerate(batch)]
+    else:
+        raise ImageError(f"image must be a torch.Tensor, numpy array or PIL image, not {type(image).__name__}.")
+    kind.gray = datas[0].pixels.shape[-1] == 1
+    pixels = torch.stack([torch.from_numpy(d.pixels).permute(2, 0, 1) for d in datas])
+    alphas = [d.alpha for d in datas]
+    alpha = torch.stack([torch.from_numpy(a) for a in alphas]) if all(a is not None for a in alphas) else None
+    return pixels, alpha, kind
+
+
+def from_batch(x: torch.Tensor, kind: Kind, alpha: torch.Tensor | None = None):
+    """N×C×H×W floats in [0, 1] (C = 1 or 3; alpha N×H×W appended as a last channel) → ``kind``'s type."""
+    x = x.detach().cpu().double()
+    if kind.gray and x.shape[1] == 3:
+        x = (torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype)[:, None, None] * x).sum(1, keepdim=True)
+    if alpha is not None:
+        x = torch.cat([x, alpha.detach().cpu().double()[:, None]], dim=1)
+    if kind.container == "tensor":
+        out = (x * 255).round().to(kind.dtype) if kind.dtype == torch.uint8 else x.to(kind.dtype)
+        out = out.to(kind.device)
+        return out if kind.batched else out[0]
+    a = x.permute(0, 2, 3, 1).numpy()
+    if kind.container == "numpy":
+        a = a if kind.batched else a[0]
+        a = a[..., 0] if kind.plane and a.shape[-1] == 1 else a
+        if np.issubdtype(kind.dtype, np.integer):
+            return np.round(a * np.iinfo(kind.dtype).max).astype(kind.dtype)
+        return a.astype(kind.dtype)
+    a = a[0]
+    if kind.pil_mode and kind.pil_mode.startswith("I;16") and a.shape[-1] == 1:
+        return Image.fromarray(np.round(a[..., 0] * 65535).astype(np.uint16), "I;16")
+    u8 = np.round(a * 255).astype(np.uint8)
+    return Image.fromarray(u8[..., 0] if u8.shape[-1] == 1 else u8, {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[u8.shape[-1]])
 
 
 # -- sizes --------------------------------------------------------------------------------------

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import train
+from . import bench, info, solve, train
 
-SUBCOMMANDS = {"train": train}
+SUBCOMMANDS = {"train": train, "solve": solve, "bench": bench, **info.COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="invdiff", description="Imaging inverse problems with diffusion priors.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in SUBCOMMANDS.items():
+    for module in SUBCOMMANDS.values():
         module.add_parser(sub)
     return parser
 

@@ -84,7 +84,7 @@ def seeded_generators(seed: int, n: int, device: str | torch.device = "cpu") -> 
 
 def prior_space_measurement(y: torch.Tensor, operator, image_shape: Sequence[int]) -> torch.Tensor:
     """y' = 2y − A𝟙: the measurement of the [-1, 1] image (linear operators only)."""
-    ones = torch.ones((1, *image_shape[1:]), device=y.device, dtype=y.dtype)
+    ones = torch.ones(tuple(image_shape), device=y.device, dtype=y.dtype)  # full batch: operators may differ per image
     return 2.0 * y - operator.apply(ones)
 
 

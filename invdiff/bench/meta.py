@@ -1,0 +1,97 @@
+"""``meta.json`` next to the results: everything needed to reproduce or question a number.
+
+It records the suite, the code version (package version, git commit and whether the tree was
+dirty), the prior's name and sha256, every task's σ_y and protocol, every method's
+hyper-parameters (or why it was not run), the metric definitions (SSIM window, LPIPS backbone
+and its sha256), and one entry per run (device, torch version, world size, command). A resumed
+run must have the same protocol fingerprint: otherwise its rows would mix two experiments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..metrics import sha256_file
+from ..tasks import DEFAULT_SIGMA_Y
+from .suite import Suite
+
+META = "meta.json"
+
+
+def git_state(repo: Path | None = None) -> dict[str, Any]:
+    """The checkout's commit and whether tracked files differ from it (``None`` outside a git tree)."""
+    repo = repo or Path(__file__).resolve().parents[2]
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}  # read-only: never refresh the index
+    try:
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                check=True, env=env, timeout=10).stdout.strip()
+        status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, check=True, env=env, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def prior_record(prior, source: str | None) -> dict[str, Any] | None:
+    """Name, source and sha256 of the prior's weights (from its JSON, else of the file itself)."""
+    if prior is None:
+        return None
+    sha = prior.meta.get("sha256")
+    if sha is None and source and Path(source).is_file():
+        sha = sha256_file(source)
+    return {"name": prior.name, "source": str(source), "sha256": sha, "resolution": prior.resolution,
+            "parameterization": prior.parameterization, "timesteps": prior.num_timesteps,
+            "training": prior.meta.get("training"), "license": prior.meta.get("license")}
+
+
+def fingerprint(suite: Suite, prior: dict | None, lpips_sha: str | None) -> str:
+    """The protocol's identity: suite settings, prior weights, LPIPS backbone."""
+    parts = [suite.fingerprint(), (prior or {}).get("sha256") or (prior or {}).get("source"), lpips_sha]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def read_meta(out: Path) -> dict[str, Any]:
+    path = Path(out) / META
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; run `invdiff bench` into {out} first.")
+    return json.loads(path.read_text())
+
+
+def check_or_write_meta(out: Path, suite: Suite, prior: dict | None, metrics, plans: dict, run: dict,
+                        write: bool) -> dict[str, Any]:
+    """Check that ``out`` holds this protocol (or nothing) and, if ``write``, record this run."""
+    path = Path(out) / META
+    lpips = metrics.describe()
+    key = fingerprint(suite, prior, lpips["lpips"].get("backbone_sha256"))
+    old = json.loads(path.read_text()) if path.is_file() else None
+    code = {"invdiff": __version__, **git_state()}
+    if old is not None and old.get("fingerprint") != key:
+        raise ValueError(f"{out} holds results of a different protocol (suite settings, prior weights or LPIPS "
+                         f"backbone changed); pass a new --out or delete {out}.")
+    meta = {
+        "suite": suite.to_dict(), "fingerprint": key, "prior": prior, "metrics": lpips,
+        "code": code,
+        "tasks": {t.label: {"task": t.task, "sigma_y": DEFAULT_SIGMA_Y[t.task] if t.sigma_y is None else t.sigma_y,
+                            "sigma_y_scale": "[-1, 1] (std added on [0, 1] is sigma_y / 2)", "params": t.params}
+                  for t in suite.tasks},
+        "methods": {label: [{"label": e.label, "kind": e.kind, "settings": e.settings, "not_run": e.reason}
+                            for e in plan] for label, plan in plans.items()},
+        "protocol": ("per image: generator seeded sha256(seed, task, image, 'measurement') draws mask/kernel then "
+                     "noise; every method samples with sha256(seed, task, image, 'sampler')"),
+        "runs": [*(old or {}).get("runs", []), {**run, "code": code}],
+    }
+    if write:
+        _write_json(path, meta)
+    return meta

@@ -1,0 +1,160 @@
+"""Tables from the rows: ``results.csv`` and ``results.md`` (mean ± 95 % interval per task × method) and grids.
+
+The interval is Student's t: ``mean ± t₀.₉₇₅,ₙ₋₁ · s / √n`` over the images (s the sample standard
+deviation), i.e. the uncertainty of the mean over this image set. NFE is per image; seconds per
+image is the solve time divided by the batch size; peak GPU memory is the largest
+``torch.cuda.max_memory_allocated`` over the batches (empty on the CPU).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import shlex
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from . import images as imgio
+from .meta import read_meta
+from .store import RESULTS, read_rows
+
+METRICS = ("psnr", "ssim", "lpips")
+CSV_FIELDS = ["task", "method", "kind", "n", "psnr_mean", "psnr_ci95", "ssim_mean", "ssim_ci95", "lpips_mean",
+              "lpips_ci95", "nfe", "backprop", "seconds_per_image", "peak_gpu_mem_mb"]
+
+
+def mean_ci(values: list[float]) -> tuple[float, float]:
+    """(mean, half-width of the 95 % Student-t interval); the half-width is NaN for fewer than 2 values."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return math.nan, math.nan
+    if v.size < 2:
+        return float(v.mean()), math.nan
+    return float(v.mean()), float(stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+
+
+def aggregate(rows: list[dict[str, Any]], order: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """One summary per (task, method) in ``order`` (``(task, method, kind)`` triples) that has rows."""
+    by_key: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        by_key.setdefault((r["task"], r["method"]), []).append(r)
+    table = []
+    for task, method, kind in order:
+        group = by_key.get((task, method), [])
+        if not group:
+            continue
+        summary: dict[str, Any] = {"task": task, "method": method, "kind": kind, "n": len(group)}
+        for m in METRICS:
+            vals = [r[m] for r in group if r.get(m) is not None]
+            mean, ci = mean_ci(vals) if len(vals) == len(group) else (math.nan, math.nan)
+            summary[f"{m}_mean"], summary[f"{m}_ci95"] = mean, ci
+        summary["nfe"] = float(np.mean([r["nfe"] for r in group]))
+        summary["backprop"] = any(r["backprop"] for r in group)
+        summary["seconds_per_image"] = float(np.mean([r["seconds"] for r in group]))
+        peaks = [r["peak_mem_mb"] for r in group if r.get("peak_mem_mb") is not None]
+        summary["peak_gpu_mem_mb"] = max(peaks) if peaks else math.nan
+        table.append(summary)
+    return table
+
+
+def write_csv(path: Path, table: list[dict[str, Any]]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        for s in table:
+            w.writerow({k: ("" if isinstance(s[k], float) and math.isnan(s[k]) else s[k]) for k in CSV_FIELDS})
+
+
+def _pm(mean: float, ci: float, digits: int) -> str:
+    if math.isnan(mean):
+        return "n/a"
+    return f"{mean:.{digits}f}" + ("" if math.isnan(ci) else f" ± {ci:.{digits}f}")
+
+
+def _task_header(label: str, info: dict) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in info.get("params", {}).items())
+    return f"### {label} — {info['task']}, σ_y = {info['sigma_y']:g}" + (f" ({params})" if params else "")
+
+
+def _task_section(label: str, info: dict, table: list[dict], plan: list[dict], lpips_note: str,
+                  grid: Path | None) -> list[str]:
+    lines = [_task_header(label, info), "",
+             ("| method | kind | n | PSNR ↑ | SSIM ↑ | LPIPS ↓ | vs best baseline LPIPS | NFE | backprop | s / image "
+              "| peak GPU MiB |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [s for s in table if s["task"] == label]
+    base = [s["lpips_mean"] for s in rows if s["kind"] == "baseline" and not math.isnan(s["lpips_mean"])]
+    best = min(base) if base else math.nan
+    for s in rows:
+        delta = ("" if s["kind"] == "baseline" or math.isnan(best) or math.isnan(s["lpips_mean"])
+                 else f"{s['lpips_mean'] - best:+.3f} ({'beats' if s['lpips_mean'] < best else 'does not beat'})")
+        peak = "–" if math.isnan(s["peak_gpu_mem_mb"]) else f"{s['peak_gpu_mem_mb']:.0f}"
+        lines.append(f"| {s['method']} | {s['kind']} | {s['n']} | {_pm(s['psnr_mean'], s['psnr_ci95'], 2)} | "
+                     f"{_pm(s['ssim_mean'], s['ssim_ci95'], 3)} | {_pm(s['lpips_mean'], s['lpips_ci95'], 3)} | "
+                     f"{delta} | {s['nfe']:.0f} | {'yes' if s['backprop'] else 'no'} | "
+                     f"{s['seconds_per_image']:.3g} | {peak} |")
+    for e in plan:
+        if e["not_run"]:
+            lines.append(f"\n{e['label']} not run: {e['not_run']}")
+    if any(math.isnan(s["lpips_mean"]) for s in rows):
+        lines.append(f"\nLPIPS n/a: {lpips_note}")
+    if grid is not None:
+        lines += ["", f"![{label}: truth | measured | each method]({grid.name})"]
+    return [*lines, ""]
+
+
+def _header(meta: dict, n_images: int, wall_seconds: float | None) -> list[str]:
+    suite, prior, metrics, code = meta["suite"], meta.get("prior") or {}, meta["metrics"], meta["code"]
+    ssim = metrics["ssim"]
+    lp = metrics["lpips"]
+    lp_text = (f"LPIPS {lp['package']} net={lp['net']} v{lp['version']}, AlexNet trunk `{Path(lp['backbone']).name}` "
+               f"sha256 {lp['backbone_sha256'][:16]}…" if "backbone" in lp else f"LPIPS n/a: {lp['unavailable']}")
+    runs = meta.get("runs", [])
+    devices = sorted({f"{r['device']} ×{r['world_size']}" for r in runs})
+    lines = [f"# Benchmark `{suite['name']}`", "",
+             (f"- images: {n_images} of `{suite['dataset']}` at {suite['resolution']}×{suite['resolution']} "
+              f"(first in sorted order), suite seed {suite['seed']}"),
+             f"- prior: {prior.get('name', '—')} (sha256 {str(prior.get('sha256'))[:16]}…)" if prior else "- prior: none",
+             f"- code: invdiff {code['invdiff']}, commit {code.get('commit')}{' (dirty tree)' if code.get('dirty') else ''}",
+             f"- metrics: RGB in [0, 1], no border crop; SSIM Gaussian {ssim['size']}×{ssim['size']} σ={ssim['sigma']}; {lp_text}",
+             "- σ_y on the [-1, 1] scale (std σ_y/2 added on [0, 1]); ± is the 95 % Student-t interval of the mean",
+             f"- devices: {', '.join(devices)}; torch {runs[-1]['torch'] if runs else '?'}"]
+    if wall_seconds is not None:
+        lines.append(f"- wall time of the last run: {wall_seconds:.1f} s")
+    if runs and runs[-1].get("command"):
+        lines.append(f"- command: `{shlex.join(runs[-1]['command'])}`")
+    return [*lines, ""]
+
+
+def write_report(out: str | Path, images: list | None = None, wall_seconds: float | None = None) -> dict[str, Path]:
+    """Write ``results.csv``, ``results.md`` and one grid per task from ``results.jsonl`` and ``meta.json``.
+
+    ``images`` (the run's :class:`~invdiff.bench.protocol.BenchImage` list) restricts the table to
+    those images; by default every row counts.
+    """
+    out = Path(out)
+    meta = read_meta(out)
+    rows = read_rows(out / RESULTS)
+    if images is not None:
+        names = {im.name for im in images}
+        rows = [r for r in rows if r["image"] in names]
+    n_images = len({r["image"] for r in rows}) if images is None else len(images)
+    order = [(task, e["label"], e["kind"]) for task, plan in meta["methods"].items() for e in plan]
+    table = aggregate(rows, order)
+    write_csv(out / "results.csv", table)
+    lpips_note = meta["metrics"]["lpips"].get("unavailable") or "LPIPS-AlexNet needs images of at least 32×32."
+    lines = _header(meta, n_images, wall_seconds)
+    grid_names = sorted({r["image"] for r in rows if r["index"] < meta["suite"]["grid_images"]},
+                        key=lambda n: next(r["index"] for r in rows if r["image"] == n))
+    written = {"csv": out / "results.csv", "md": out / "results.md"}
+    for task, plan in meta["methods"].items():
+        # the "measurement" baseline is the measured picture itself: shown once, as "measured"
+        columns = ["_truth", "_measured", *[e["label"] for e in plan if not e["not_run"] and e["label"] != "measurement"]]
+        path = imgio.grid(out, task, columns, grid_names)
+        if path is not None:
+            written[f"grid_{task}"] = path
+        lines += _task_section(task, meta["tasks"][task], table, plan, lpips_note, path)
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    return written

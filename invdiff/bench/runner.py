@@ -1,0 +1,241 @@
+"""Run a suite: every (task, method, image) row once, resumable, sharded over ``torchrun`` ranks.
+
+Rank ``r`` of ``W`` takes images ``r, r+W, …`` of the sorted list, skips rows already on disk
+(in ``results.jsonl`` or any shard), measures each image with its own generator
+(:mod:`invdiff.bench.protocol`), runs the baselines on the CPU and the diffusion methods on its
+device, and appends one row per image. After a barrier rank 0 merges the shards and writes the
+report. Without ``torchrun`` the same code is one rank of one.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..baselines import run_baseline, why_not
+from ..metrics import Metrics
+from ..solvers import build_solver
+from . import images as imgio
+from .meta import check_or_write_meta, prior_record
+from .protocol import (
+    BenchImage,
+    Measured,
+    batch_operator,
+    data_root,
+    load_images,
+    measure,
+    sampler_generator,
+    suite_images,
+)
+from .report import write_report
+from .store import all_rows, merge_shards, row_key, writer_for
+from .suite import Suite, TaskSpec
+
+
+@dataclass
+class Dist:
+    """This process's place in a ``torchrun`` launch (rank 0 of 1 without one)."""
+
+    rank: int = 0
+    world: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    backend: str | None = None
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier(device_ids=[self.device.index]) if self.backend == "nccl" else dist.barrier()
+
+    def close(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def resolve_device(device: str | None, local_rank: int = 0) -> torch.device:
+    """``device`` (default: CUDA when present); a bare ``cuda`` means this rank's local GPU."""
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device {device!r} was asked for but CUDA is not available; pass --device cpu.")
+        if dev.index is None:
+            dev = torch.device("cuda", local_rank % torch.cuda.device_count())
+    return dev
+
+
+def setup_distributed(device: str | None) -> Dist:
+    """Join the ``torchrun`` process group (NCCL on CUDA, gloo on CPU) if launched by it."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    dev = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))
+    if world == 1:
+        return Dist(device=dev)
+    import datetime
+
+    import torch.distributed as dist
+
+    backend = "nccl" if dev.type == "cuda" else "gloo"
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    dist.init_process_group(backend, timeout=datetime.timedelta(hours=12))
+    return Dist(dist.get_rank(), dist.get_world_size(), dev, backend)
+
+
+@dataclass
+class Entry:
+    """One column of a task's table: a baseline or a diffusion method, or why it is not run."""
+
+    label: str
+    kind: str
+    settings: dict[str, Any]
+    reason: str | None = None
+    solver: Any = None
+
+
+def plan_task(suite: Suite, task: TaskSpec, example: Measured, image_shape: tuple[int, ...]) -> list[Entry]:
+    """The baselines that apply to the task (in suite order) and every diffusion method, with reasons."""
+    op = example.operator
+    entries = [Entry(b, "baseline", dict(suite.baseline_settings.get(b, {})))
+               for b in suite.baselines if why_not(b, op, image_shape) is None]
+    for m in suite.methods:
+        solver = build_solver(m.method, **m.settings_for(task.label))
+        entries.append(Entry(m.label, "diffusion", {"method": m.method, **solver.settings()},
+                             solver.supports(op), solver))
+    return entries
+
+
+class Runner:
+    """Runs one suite into one output folder (see the module docstring)."""
+
+    def __init__(self, suite: Suite, out: str | Path, data: str | Path | None = None, limit: int | None = None,
+                 device: str | None = None, batch_size: int | None = None, save_images: bool = False,
+                 prior: str | None = None, lpips_weights: str | None = None, progress: bool = True,
+                 command: list[str] | None = None) -> None:
+        self.suite, self.out = suite, Path(out)
+        self.images = suite_images(suite, data_root(data), limit)
+        self.batch_size = int(batch_size or suite.batch_size)
+        self.save_images, self.progress, self.command = save_images, progress, command
+        self.prior_source = prior or suite.prior
+        self.dist = setup_distributed(device)
+        self.device = self.dist.device
+        self.prior = None
+        if suite.methods:
+            from ..priors.registry import load_prior
+
+            if not self.prior_source:
+                raise ValueError(f"suite {suite.name!r} runs diffusion methods but names no prior; pass --prior.")
+            self.prior = load_prior(self.prior_source, device=self.device)
+        self.metrics = Metrics(device=self.device, lpips_weights=lpips_weights, lpips=suite.lpips)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> Path:
+        """Compute every missing row, merge, and (rank 0) write the report; returns the output folder."""
+        start = time.time()
+        self.out.mkdir(parents=True, exist_ok=True)
+        plans = {t.label: self._plan(t) for t in self.suite.tasks}
+        check_or_write_meta(self.out, self.suite, prior_record(self.prior, self.prior_source), self.metrics, plans,
+                            self._run_record(), write=self.dist.rank == 0)
+        done = {row_key(r) for r in all_rows(self.out)}
+        mine = self.images[self.dist.rank::self.dist.world]
+        with writer_for(self.out, self.dist.rank, self.dist.world) as writer:
+            for task in self.suite.tasks:
+                self._run_task(task, plans[task.label], mine, done, writer)
+        self.dist.barrier()
+        if self.dist.rank == 0:
+            merge_shards(self.out)
+            write_report(self.out, self.images, wall_seconds=time.time() - start)
+        self.dist.barrier()
+        self.dist.close()
+        return self.out
+
+    def _plan(self, task: TaskSpec) -> list[Entry]:
+        first = self.images[0]
+        example = measure(self.suite, task, first, load_images([first], self.suite.resolution))
+        return plan_task(self.suite, task, example, self._shape(1))
+
+    def _shape(self, n: int) -> tuple[int, int, int, int]:
+        return (n, 3, self.suite.resolution, self.suite.resolution)
+
+    def _keeps_images(self, image: BenchImage) -> bool:
+        return self.save_images or image.index < self.suite.grid_images
+
+    def _run_task(self, task: TaskSpec, plan: list[Entry], mine: list[BenchImage], done: set, writer) -> None:
+        runnable = [e for e in plan if e.reason is None]
+        chunks = [mine[i:i + self.batch_size] for i in range(0, len(mine), self.batch_size)]
+        bar = tqdm(chunks, desc=task.label, disable=not self.progress or self.dist.rank != 0)
+        for chunk in bar:
+            todo = {e.label: [im for im in chunk if (task.label, e.label, im.name) not in done] for e in runnable}
+            if not any(todo.values()):
+                continue
+            truth = load_images(chunk, self.suite.resolution)
+            gt = {im.name: truth[j:j + 1] for j, im in enumerate(chunk)}
+            measured = {im.name: measure(self.suite, task, im, gt[im.name]) for im in chunk}
+            for im in chunk:
+                if self._keeps_images(im):
+                    imgio.save(self.out, task.label, "_truth", im.name, gt[im.name])
+                    imgio.save(self.out, task.label, "_measured", im.name, self._display(measured[im.name].y))
+            for entry in runnable:
+                if todo[entry.label]:
+                    writer.extend(self._run_entry(task, entry, todo[entry.label], measured, gt))
+
+    def _display(self, y: torch.Tensor) -> torch.Tensor:
+        """A measurement as an image-sized picture (nearest-neighbour if it is smaller)."""
+        size = self.suite.resolution
+        return y if y.shape[-2:] == (size, size) else F.interpolate(y, size=(size, size), mode="nearest")
+
+    def _run_entry(self, task: TaskSpec, entry: Entry, todo: list[BenchImage], measured: dict[str, Measured],
+                   gt: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+        op = batch_operator([measured[im.name].operator for im in todo])
+        groups = [todo] if op is not None else [[im] for im in todo]
+        rows = []
+        for group in groups:
+            group_op = op if op is not None else measured[group[0].name].operator
+            y = torch.cat([measured[im.name].y for im in group])
+            x = torch.cat([gt[im.name] for im in group])
+            restored, info = self._solve(task, entry, group, group_op, y)
+            scores = self.metrics(restored, x)
+            for j, im in enumerate(group):
+                if self._keeps_images(im):
+                    imgio.save(self.out, task.label, entry.label, im.name, restored[j:j + 1])
+                rows.append({"task": task.label, "method": entry.label, "kind": entry.kind, "image": im.name,
+                             "index": im.index, **{k: v[j] for k, v in scores.items()}, **info,
+                             "batch": len(group), "rank": self.dist.rank, "device": str(self.device)})
+        return rows
+
+    def _solve(self, task: TaskSpec, entry: Entry, group: list[BenchImage], op, y: torch.Tensor):
+        n = len(group)
+        if entry.kind == "baseline":
+            t0 = time.perf_counter()
+            out = run_baseline(entry.label, y, op, self._shape(n), **entry.settings)
+            seconds = time.perf_counter() - t0
+            return out, {"nfe": 0, "backprop": False, "seconds": seconds / n, "peak_mem_mb": None}
+        cuda = self.device.type == "cuda"
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(self.device)
+        gens = [sampler_generator(self.suite, task, im) for im in group]
+        result = entry.solver.solve(y.to(self.device), copy.deepcopy(op).to(self.device), self.prior,
+                                    generator=gens, image_shape=self._shape(n), progress=False)
+        peak = torch.cuda.max_memory_allocated(self.device) / 2**20 if cuda else None
+        return result.x.float().cpu(), {"nfe": result.nfe, "backprop": result.backprop,
+                                        "seconds": result.seconds / n, "peak_mem_mb": peak}
+
+    def _run_record(self) -> dict[str, Any]:
+        dev = self.device
+        return {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": self.command,
+                "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+                "world_size": self.dist.world, "batch_size": self.batch_size, "images": len(self.images),
+                "torch": torch.__version__, "cuda": torch.version.cuda, "threads": torch.get_num_threads()}
+
+
+def run_suite(suite: Suite, out: str | Path, **kwargs) -> Path:
+    """Run ``suite`` into ``out`` (keyword arguments: see :class:`Runner`)."""
+    return Runner(suite, out, **kwargs).run()

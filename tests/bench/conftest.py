@@ -1,0 +1,45 @@
+"""Shared fixtures: a small image folder made from scikit-image's sample images and a tiny saved prior."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+SMOKE = REPO / "configs" / "bench" / "smoke.yaml"
+SAMPLES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")
+
+
+def shared_dir() -> Path | None:
+    """``$INVDIFF_SHARED``, else ``../shared`` beside the checkout."""
+    env = os.environ.get("INVDIFF_SHARED")
+    root = Path(env) if env else REPO.parent / "shared"
+    return root if root.is_dir() else None
+
+
+def sample_image(name: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A scikit-image sample as H×W×3 uint8 (optionally resized to ``size`` = (W, H))."""
+    from skimage import data
+
+    im = getattr(data, name)()
+    im = np.stack([im] * 3, -1) if im.ndim == 2 else im[..., :3]
+    return np.asarray(Image.fromarray(im).resize(size, Image.BICUBIC)) if size else im
+
+
+@pytest.fixture(scope="session")
+def smoke_env(tmp_path_factory) -> dict[str, Path]:
+    """``data`` (a root holding ``smoke/`` with 5 images of mixed sizes) and ``prior`` (a tiny 32×32 prior JSON)."""
+    from invdiff.priors.registry import save_prior
+    from tests.priors.helpers import tiny_prior
+
+    root = tmp_path_factory.mktemp("bench")
+    folder = root / "data" / "smoke"
+    folder.mkdir(parents=True)
+    for i, name in enumerate(SAMPLES):
+        Image.fromarray(sample_image(name, (48 + 8 * i, 40))).save(folder / f"{name}.png")
+    prior = save_prior(tiny_prior(image_size=32), root / "tiny.json")
+    return {"root": root, "data": root / "data", "prior": prior}

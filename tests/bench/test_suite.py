@@ -1,0 +1,105 @@
+"""Suites (YAML) and the per-image protocol: what is drawn for an image does not depend on its batch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import operators
+from invdiff.bench.protocol import (
+    BenchImage,
+    batch_operator,
+    data_root,
+    derive_seed,
+    load_images,
+    measure,
+    suite_images,
+)
+from invdiff.bench.stacked import ImageWise
+from invdiff.bench.suite import load_suite, parse_suite
+
+from .conftest import REPO, SMOKE
+
+MINIMAL = {"name": "s", "dataset": "smoke", "resolution": 32, "tasks": {"box": {"task": "inpaint"}}}
+
+
+def test_the_shipped_suites_parse():
+    faces = load_suite(REPO / "configs" / "bench" / "faces64.yaml")
+    assert faces.images == 100 and faces.resolution == 64 and faces.dataset == "faces-utk/heldout"
+    tasks = {t.label: t for t in faces.tasks}
+    assert {t.task for t in tasks.values()} == {"inpaint", "gaussian_blur", "motion_blur", "sr4", "jpeg"}
+    assert tasks["inpaint_random"].params == {"mask_kind": "random", "missing": 0.92}
+    assert tasks["jpeg10"].sigma_y == 0.0 and tasks["jpeg10"].params == {"quality": 10}
+    assert all(t.sigma_y == 0.05 for label, t in tasks.items() if label != "jpeg10")
+    assert [m.method for m in faces.methods] == ["dps", "repaint", "ddrm"]
+    assert all(m.settings == {} for m in faces.methods)  # each solver's defaults
+    assert load_suite(SMOKE).images == 4
+
+
+def test_suite_errors_name_the_problem():
+    with pytest.raises(ValueError, match="unknown keys"):
+        parse_suite({**MINIMAL, "bogus": 1})
+    with pytest.raises(ValueError, match="choose one of"):
+        parse_suite({**MINIMAL, "tasks": {"x": {"task": "deblur"}}})
+    with pytest.raises(ValueError, match="solver"):
+        parse_suite({**MINIMAL, "methods": {"fast": {"method": "nope"}}})
+    with pytest.raises(ValueError, match="unknown baselines"):
+        parse_suite({**MINIMAL, "baselines": ["magic"]})
+
+
+def test_method_labels_pick_solvers_and_per_task_settings():
+    suite = parse_suite({**MINIMAL, "methods": {"ddrm100": {"method": "ddrm", "steps": 100,
+                                                             "per_task": {"box": {"eta": 1.0}}}}})
+    m = suite.methods[0]
+    assert (m.label, m.method) == ("ddrm100", "ddrm")
+    assert m.settings_for("box") == {"steps": 100, "eta": 1.0} and m.settings_for("other") == {"steps": 100}
+
+
+def test_fingerprint_ignores_run_only_settings():
+    a, b = parse_suite(MINIMAL), parse_suite({**MINIMAL, "images": 3, "batch_size": 1, "prior": "elsewhere"})
+    assert a.fingerprint() == b.fingerprint()
+    assert a.fingerprint() != parse_suite({**MINIMAL, "seed": 1}).fingerprint()
+
+
+def test_images_are_sorted_limited_and_need_a_root(smoke_env, monkeypatch):
+    suite = parse_suite({**MINIMAL, "images": 4})
+    names = [im.name for im in suite_images(suite, smoke_env["data"])]
+    assert names == sorted(names) and len(names) == 4
+    assert [im.name for im in suite_images(suite, smoke_env["data"], limit=2)] == names[:2]
+    monkeypatch.delenv("INVDIFF_DATA", raising=False)
+    with pytest.raises(ValueError, match="INVDIFF_DATA"):
+        data_root(None)
+    monkeypatch.setenv("INVDIFF_DATA", str(smoke_env["data"]))
+    assert data_root(None) == smoke_env["data"]
+    with pytest.raises(FileNotFoundError, match="data/README.md"):
+        suite_images(parse_suite({**MINIMAL, "dataset": "absent"}), smoke_env["data"])
+
+
+def test_each_image_draws_its_own_mask_and_noise_whatever_else_is_measured(smoke_env):
+    suite = load_suite(SMOKE)
+    images = suite_images(suite, smoke_env["data"])
+    x = load_images(images, 32)
+    box = next(t for t in suite.tasks if t.label == "inpaint_box")
+    a = measure(suite, box, images[1], x[1:2])
+    b = measure(suite, box, images[1], x[1:2])
+    other = measure(suite, box, images[2], x[2:3])
+    assert torch.equal(a.y, b.y) and torch.equal(a.operator.mask, b.operator.mask)
+    assert not torch.equal(a.operator.mask, other.operator.mask)
+    assert derive_seed(0, "t", "a.png") == derive_seed(0, "t", "a.png") != derive_seed(1, "t", "a.png")
+    renamed = BenchImage(1, "other-name.png", images[1].path)
+    assert not torch.equal(measure(suite, box, renamed, x[1:2]).y, a.y)
+
+
+def test_batch_operator_stacks_masks_shares_fixed_operators_and_stacks_per_image_kernels():
+    gen = torch.Generator().manual_seed(0)
+    masks = [operators.Inpainting(torch.rand(1, 1, 8, 8, generator=gen).round(), noise=0.05) for _ in range(3)]
+    stacked = batch_operator(masks)
+    x = torch.rand(3, 3, 8, 8, generator=gen)
+    assert torch.equal(stacked.apply(x), torch.cat([m.apply(x[i:i + 1]) for i, m in enumerate(masks)]))
+    sr = [operators.SuperResolution(4, "bicubic", channels=3) for _ in range(2)]
+    assert batch_operator(sr) is sr[0]
+    k1 = torch.rand(3, 3, generator=gen)
+    k2 = torch.rand(3, 3, generator=gen)
+    assert isinstance(batch_operator([operators.MotionBlur(k1 / k1.sum()), operators.MotionBlur(k2 / k2.sum())]),
+                      ImageWise)
+    assert batch_operator([operators.JPEG(10), operators.JPEG(30)]) is None  # non-linear: one at a time
