@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 
 
 def main(log_path: str, png_path: str) -> None:
-    rows = [json.loads(line) for line in open(log_path)]
+    with open(log_path) as f:
+        rows = [json.loads(line) for line in f]
     train = [r for r in rows if "loss" in r]
     held = [r for r in rows if "heldout" in r]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
