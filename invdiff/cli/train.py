@@ -28,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ckpt-every", type=int, default=2000)
     p.add_argument("--sample-every", type=int, default=5000)
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--sample-count", type=int, default=64, help="images in each sample grid")
+    p.add_argument("--sample-steps", type=int, default=100, help="respaced DDPM steps for the sample grids")
     p.add_argument("--heldout", default=None, help="folder of held-out images for the denoising loss (never trained on)")
     p.add_argument("--cache-dir", default=None, help="cache the resized image arrays here (.npy)")
     p.add_argument("--init-from", default=None, help="start from these weights (invdiff JSON); optimiser starts fresh")

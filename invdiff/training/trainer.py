@@ -48,6 +48,8 @@ class TrainConfig:
     ckpt_every: int = 2000
     sample_every: int = 5000
     log_every: int = 50
+    sample_count: int = 64
+    sample_steps: int = 100
     heldout: str | None = None
     heldout_count: int = 256
     cache_dir: str | None = None
@@ -241,7 +243,9 @@ class Trainer:
             record = heldout_losses(self.ema, self.heldout, self.abar)
         self.log({"step": self.step, "heldout": record})
 
-    def sample_grid(self, path: Path, n: int = 64, steps: int = 100, seed: int = 0) -> None:
+    def sample_grid(self, path: Path, seed: int = 0) -> None:
+        """``sample_count`` EMA samples with a ``sample_steps``-step respaced DDPM sampler, as one PNG grid."""
+        n, steps = self.cfg.sample_count, self.cfg.sample_steps
         gen = torch.Generator().manual_seed(seed)
         shape = (n, 3, self.cfg.resolution, self.cfg.resolution)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16 and self.device.type == "cuda"):
