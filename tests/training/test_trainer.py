@@ -46,7 +46,7 @@ def test_loss_falls_and_resume_continues(tmp_path):
     make_folder(tmp_path / "imgs")
     trainer = Trainer(tiny_config(tmp_path, 30), device="cpu")
     trainer.run(progress=False)
-    log = [json.loads(line) for line in open(tmp_path / "run/log.jsonl")]
+    log = [json.loads(line) for line in (tmp_path / "run/log.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in log if "loss" in r]
     assert np.mean(losses[-2:]) < 0.6 * losses[0]  # starts near 1 (ε-MSE of a zero-output net)
     assert (tmp_path / "run/samples_final.png").exists()
