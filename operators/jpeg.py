@@ -218,6 +218,34 @@ class JPEG(Operator):
         h, w = c.size
         return v[..., :h, :w].clamp(0, 255) / 255
 
+    def project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The image closest to ``x`` whose quantised DCT coefficients are those of the decoded JPEG ``y``.
+
+        The measurement says each coefficient lies in its quantisation bin ``[Q(k − ½), Q(k + ½)]``
+        (``k`` read back from ``y``). Coefficients of ``x`` are clipped into those bins and the change is
+        mapped back: luma through the orthonormal IDCT, chroma at half resolution and spread equally over
+        each 2×2 block (the smallest change that moves a block average by a given amount). This is the
+        exact Euclidean projection in the level-shifted YCbCr sample space onto the consistency set of
+        the linear encoder (integer rounding of samples is ignored). ``x`` and ``y`` are [0, 1] images.
+        """
+        self._check_x(x)
+        self._check_x(y, "y")
+        cx, cy = self.to_dct(x), self.quantise(self.to_dct(y))
+        ql, qc = self.quant_tables(x)
+        d = self._param(self.dct, x)
+
+        def correction(c: torch.Tensor, centre: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+            half = 0.499 * q  # strictly inside the bin, so re-quantising lands in it
+            delta = torch.minimum(torch.maximum(c, centre - half), centre + half) - c
+            return _unblocks(d.T @ delta @ d)
+
+        delta = correction(cx.luma, cy.luma, ql)
+        if cx.chroma is not None:
+            chroma = F.interpolate(correction(cx.chroma, cy.chroma, qc), scale_factor=2, mode="nearest")
+            delta = torch.einsum("ij,njhw->nihw", self._param(self.ycbcr_to_rgb, delta), torch.cat([delta, chroma], 1))
+        h, w = cx.size
+        return x + delta[..., :h, :w] / 255
+
     def apply_differentiable(self, x: torch.Tensor, alpha: float | None = None) -> torch.Tensor:
         """Differentiable JPEG: ``round₂₅₅ ∘ from_dct ∘ quantise ∘ to_dct ∘ round₂₅₅`` (module docstring).
 

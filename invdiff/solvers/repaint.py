@@ -19,6 +19,12 @@ line 8 verbatim, and the final output equals y on observed pixels. With σ_y > 0
 is trusted only down to its own noise level — the noise is never copied into the result — so
 the last steps are the prior's alone in the coordinates where y is too noisy; that is a modelling
 choice of ours, not RePaint's, which assumed noiseless inpainting.
+
+**JPEG (also ours).** JPEG has no SVD; its measurement says instead that every DCT coefficient lies
+in a known quantisation bin. For it the merge acts on x̂₀ as in DDNM: each denoising step replaces
+x̂₀ by its projection onto the images consistent with y (:meth:`operators.JPEG.project`) before the
+DDPM step, so the last step returns an image whose re-encoding gives y's coefficients. This assumes
+the decoded file is exact (σ_y = 0, as for a real JPEG); with σ_y > 0 RePaint refuses JPEG.
 """
 
 from __future__ import annotations
@@ -47,6 +53,17 @@ def jump_schedule(T: int, jump_length: int, resamples: int) -> list[int]:
     return ts
 
 
+def consistent(operator, x01: torch.Tensor, y: torch.Tensor, rounds: int) -> torch.Tensor:
+    """Alternate projections onto y's consistency set and the [0, 1] box (POCS), ending in the box.
+
+    Both sets are convex, so the alternation approaches a point of their intersection: an image
+    that is a valid picture *and* re-encodes to y's coefficients.
+    """
+    for _ in range(rounds):
+        x01 = operator.project(x01, y).clamp(0, 1)
+    return x01
+
+
 class RePaint(Solver):
     """RePaint resampling with the SVD merge (see the module docstring for what is ours)."""
 
@@ -59,12 +76,18 @@ class RePaint(Solver):
 
     def supports(self, operator) -> str | None:
         if not operator.linear:
-            return "the resampling merge needs a linear operator with an SVD; JPEG is not supported by RePaint yet."
+            if not hasattr(operator, "project"):
+                return "the merge needs a linear operator with an SVD or a consistency projection, and this has neither."
+            if float(getattr(operator.noise, "sigma_y", 0.0)) > 0:
+                return "the JPEG projection treats the decoded file as exact, so it needs σ_y = 0."
+            return None
         if not operator.has_svd:
             return "the operator exposes no SVD view."
         return None
 
     def _solve(self, y, operator, prior, generator: Generators, image_shape, progress):
+        if not operator.linear:
+            return self._solve_projected(y, operator, prior, generator, image_shape, progress)
         sigma_y = float(getattr(operator.noise, "sigma_y", 0.0))
         sched = prior.schedule.respace(self.steps) if self.steps != len(prior.schedule) else prior.schedule
         abar, abar_prev, betas = (v.tolist() for v in (sched.alphas_cumprod, sched.alphas_cumprod_prev, sched.betas))
@@ -102,6 +125,29 @@ class RePaint(Solver):
                     mean = mean + var**0.5 * randn(image_shape, generator, y.device, y.dtype)
                 x = merge(mean, t_cur)
             else:  # resample: diffuse t_last → t_cur (= t_last + 1)
+                b = betas[t_cur]
+                x = (1 - b) ** 0.5 * x + b**0.5 * randn(image_shape, generator, y.device, y.dtype)
+        return x
+
+    def _solve_projected(self, y, operator, prior, generator: Generators, image_shape, progress):
+        """The jump schedule with x̂₀ projected onto the measurement's consistency set (JPEG)."""
+        sched = prior.schedule.respace(self.steps) if self.steps != len(prior.schedule) else prior.schedule
+        abar, abar_prev, betas = (v.tolist() for v in (sched.alphas_cumprod, sched.alphas_cumprod_prev, sched.betas))
+        n = image_shape[0]
+        ts = jump_schedule(len(sched), self.jump_length, self.resamples)
+        x = randn(image_shape, generator, y.device, y.dtype)
+        for t_last, t_cur in tqdm(list(itertools.pairwise(ts)), disable=not progress, desc="repaint"):
+            i = t_last
+            if t_cur < t_last:
+                with torch.no_grad():
+                    eps = prior.eps(x, sched.timesteps[i].to(y.device).expand(n))
+                x0 = ((x - (1 - abar[i]) ** 0.5 * eps) / abar[i] ** 0.5).clamp(-1, 1)
+                x0 = 2 * consistent(operator, (x0 + 1) / 2, y, rounds=20 if i == 0 else 1) - 1
+                x = (abar_prev[i] ** 0.5 * betas[i] * x0 + (1 - abar_prev[i]) * (1 - betas[i]) ** 0.5 * x) / (1 - abar[i])
+                if i > 0:
+                    var = betas[i] * (1 - abar_prev[i]) / (1 - abar[i])
+                    x = x + var**0.5 * randn(image_shape, generator, y.device, y.dtype)
+            else:
                 b = betas[t_cur]
                 x = (1 - b) ** 0.5 * x + b**0.5 * randn(image_shape, generator, y.device, y.dtype)
         return x

@@ -139,6 +139,9 @@ def test_torchrun_shards_over_two_ranks_and_merges_the_single_process_table(refe
     assert [(r["task"], r["method"], r["n"]) for r in merged] == [(r["task"], r["method"], r["n"]) for r in single]
     for a, b in zip(merged, single):
         for col in ("psnr_mean", "ssim_mean", "lpips_mean", "nfe"):
+            if a[col] == "" or b[col] == "":  # LPIPS is empty (n/a) where no AlexNet weights are available
+                assert a[col] == b[col]
+                continue
             assert float(a[col]) == pytest.approx(float(b[col]), rel=1e-4, abs=1e-4)
     assert json.loads((out / "meta.json").read_text())["runs"][-1]["world_size"] == 2
 

@@ -52,8 +52,26 @@ def test_every_pair_runs_or_refuses(method, task, prior, clean_images):
 
 def test_matrix_covers_the_paper_claims():
     assert MATRIX["dps"] == {t: None for t in TASKS}  # DPS: every task, JPEG through the differentiable codec
-    for method in ("ddrm", "repaint"):
-        assert all(MATRIX[method][t] is None for t in TASKS if t != "jpeg")
+    assert MATRIX["repaint"] == {t: None for t in TASKS}  # RePaint: SVD merge, JPEG through the projection
+    assert all(MATRIX["ddrm"][t] is None for t in TASKS if t != "jpeg")
+    assert "not implemented" in MATRIX["ddrm"]["jpeg"]
+
+
+def test_repaint_jpeg_output_is_consistent_with_the_file(prior, clean_images):
+    """Re-encoding RePaint's JPEG restoration gives the measured quantised coefficients."""
+    op = problem("jpeg")
+    y = op.measure(clean_images, seeded_generators(0, 2))
+    res = build_solver("repaint", **FAST_SETTINGS["repaint"]).solve(y, op, prior, seeded_generators(0, 2))
+    bins = lambda im: op.quantise(op.to_dct(im))
+    same = torch.cat([(bins(res.x).luma == bins(y).luma).flatten(), (bins(res.x).chroma == bins(y).chroma).flatten()])
+    # POCS with the [0, 1] box converges to the intersection; 20 rounds leave a few coefficients at bin edges
+    assert same.float().mean() > 0.99, same.float().mean()
+
+
+def test_repaint_refuses_noisy_jpeg():
+    op = problem("jpeg", sigma_y=0.05)
+    with pytest.raises(UnsupportedTaskError, match="σ_y = 0"):
+        build_solver("repaint").check(op)
 
 
 @pytest.mark.parametrize("method", ["dps", "ddrm", "repaint"])
