@@ -150,3 +150,20 @@ def test_jump_schedule_counts():
     ts = jump_schedule(250, 10, 10)
     assert ts[0] == 249 and ts[-1] == -1
     assert sum(1 for a, b in itertools.pairwise(ts) if b < a) == 2410  # RePaint's published 250/10/10 cost
+
+
+@pytest.mark.parametrize("method", ["dps", "ddrm", "repaint"])
+def test_smoke_run_on_a_real_image(method, prior):
+    """Each solver with its paper schedule shape (fewer steps) on skimage's astronaut at 16×16, in seconds."""
+    import time
+
+    from skimage import data
+
+    img = torch.from_numpy(data.astronaut().copy()).permute(2, 0, 1)[None].float() / 255
+    x = torch.nn.functional.interpolate(img, size=16, mode="area")
+    op = problem("inpaint")
+    y = op.measure(x, seeded_generators(0, 1))
+    start = time.perf_counter()
+    res = build_solver(method, **FAST_SETTINGS[method]).solve(y, op, prior, seeded_generators(0, 1))
+    assert time.perf_counter() - start < 30
+    assert torch.isfinite(res.x).all() and res.x.shape == x.shape
