@@ -28,21 +28,14 @@ def ddpm_sample(
     Each step: x̂₀ = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t clipped to [-1, 1], then
     x_{t−1} ~ N(μ̃_t(x_t, x̂₀), β̃_t I) with the posterior mean and variance of DDPM eq. 7.
     """
-    abar = schedule.alphas_cumprod
-    abar_prev = schedule.alphas_cumprod_prev
-    betas = schedule.betas
+    abar, posterior = schedule.alphas_cumprod.tolist(), schedule.posterior_table()
     x = torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
     for i in reversed(range(len(schedule))):
         t = schedule.timesteps[i].to(device).expand(shape[0])
         eps = eps_fn(x, t).float()
-        x0 = ((x - (1 - abar[i]).sqrt().item() * eps) / abar[i].sqrt().item()).clamp(-1, 1)
-        coef_x0 = (abar_prev[i].sqrt() * betas[i] / (1 - abar[i])).item()
-        coef_xt = ((1 - abar_prev[i]) * (1 - betas[i]).sqrt() / (1 - abar[i])).item()
-        mean = coef_x0 * x0 + coef_xt * x
+        x0 = ((x - (1 - abar[i]) ** 0.5 * eps) / abar[i] ** 0.5).clamp(-1, 1)
+        c0, ct, var = posterior[i]
+        x = c0 * x0 + ct * x
         if i > 0:
-            var = (betas[i] * (1 - abar_prev[i]) / (1 - abar[i])).item()
-            noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
-            x = mean + var**0.5 * noise
-        else:
-            x = mean
+            x = x + var**0.5 * torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
     return x

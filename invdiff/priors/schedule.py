@@ -102,6 +102,19 @@ class NoiseSchedule:
             return self.betas.log()
         return torch.cat([var[1:2], var[1:]]).log()
 
+    def posterior_table(self) -> list[tuple[float, float, float]]:
+        """Per step ``i``: ``(c₀, c_t, β̃)`` of DDPM's posterior q(x_{i−1} | x_i, x₀) = N(c₀ x₀ + c_t x_i, β̃ I).
+
+        ``c₀ = √ᾱ_{i−1} β_i / (1 − ᾱ_i)``, ``c_t = √α_i (1 − ᾱ_{i−1}) / (1 − ᾱ_i)`` (Ho et al. 2020, eq. 7);
+        ``β̃`` is 0 at ``i = 0``, whose sample is the mean. Plain floats, for sampling loops.
+        """
+        abar, prev, betas = self.alphas_cumprod, self.alphas_cumprod_prev, self.betas
+        c0 = prev.sqrt() * betas / (1 - abar)
+        ct = (1 - betas).sqrt() * (1 - prev) / (1 - abar)
+        var = betas * (1 - prev) / (1 - abar)
+        var[0] = 0.0
+        return list(zip(c0.tolist(), ct.tolist(), var.tolist()))
+
     def respace(self, num_steps: int) -> NoiseSchedule:
         """Keep ``num_steps`` evenly spaced steps of this schedule (Nichol & Dhariwal 2021, §4).
 

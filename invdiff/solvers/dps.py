@@ -58,9 +58,7 @@ class DPS(Solver):
         zeta = self.zeta if self.zeta is not None else PAPER_ZETA.get(operator.name, 1.0)
         A = self._forward_model(operator)
         sched = prior.schedule.respace(self.steps) if self.steps != len(prior.schedule) else prior.schedule
-        abar = sched.alphas_cumprod.tolist()
-        abar_prev = sched.alphas_cumprod_prev.tolist()
-        betas = sched.betas.tolist()
+        posterior = sched.posterior_table()
         x = randn(image_shape, generator, y.device, y.dtype)
         for i in tqdm(reversed(range(len(sched))), total=len(sched), disable=not progress, desc="dps"):
             t = sched.timesteps[i].to(y.device).expand(x.shape[0])
@@ -71,11 +69,9 @@ class DPS(Solver):
                 (grad,) = torch.autograd.grad(norm.square().sum(), x_in)
             x0 = x0.detach().clamp(-1, 1)
             # ancestral step x'_{i-1} ~ q(x_{i-1} | x_i, x̂₀) (DDPM eq. 6-7)
-            coef_x0 = abar_prev[i] ** 0.5 * betas[i] / (1 - abar[i])
-            coef_xt = (1 - abar_prev[i]) * (1 - betas[i]) ** 0.5 / (1 - abar[i])
-            x_prev = coef_x0 * x0 + coef_xt * x.detach()
+            c0, ct, var = posterior[i]
+            x_prev = c0 * x0 + ct * x.detach()
             if i > 0:
-                var = betas[i] * (1 - abar_prev[i]) / (1 - abar[i])
                 x_prev = x_prev + var**0.5 * randn(image_shape, generator, y.device, y.dtype)
             step = zeta / norm.detach().clamp_min(1e-12)
             x = x_prev - step[:, None, None, None] * grad

@@ -86,68 +86,54 @@ class RePaint(Solver):
         return None
 
     def _solve(self, y, operator, prior, generator: Generators, image_shape, progress):
-        if not operator.linear:
-            return self._solve_projected(y, operator, prior, generator, image_shape, progress)
-        sigma_y = float(getattr(operator.noise, "sigma_y", 0.0))
         sched = prior.schedule.respace(self.steps) if self.steps != len(prior.schedule) else prior.schedule
-        abar, abar_prev, betas = (v.tolist() for v in (sched.alphas_cumprod, sched.alphas_cumprod_prev, sched.betas))
+        abar, betas, posterior = sched.alphas_cumprod.tolist(), sched.betas.tolist(), sched.posterior_table()
+        n = image_shape[0]
+        if operator.linear:
+            merge, project = self._svd_merge(y, operator, generator, image_shape, abar), None
+        else:
+            merge, project = None, lambda x0, i: 2 * consistent(operator, (x0 + 1) / 2, y, 20 if i == 0 else 1) - 1
+        x = randn(image_shape, generator, y.device, y.dtype)
+        ts = jump_schedule(len(sched), self.jump_length, self.resamples)
+        for t_last, t_cur in tqdm(list(itertools.pairwise(ts)), disable=not progress, desc="repaint"):
+            if t_cur > t_last:  # line 10, resampling: x_t ~ N(√(1−β_t) x_{t−1}, β_t I)
+                b = betas[t_cur]
+                x = (1 - b) ** 0.5 * x + b**0.5 * randn(image_shape, generator, y.device, y.dtype)
+                continue
+            i = t_last  # line 7: x^unknown_{t−1} ~ N(μ_θ(x_t, t), Σ_t) through x̂₀
+            with torch.no_grad():
+                eps = prior.eps(x, sched.timesteps[i].to(y.device).expand(n))
+            x0 = ((x - (1 - abar[i]) ** 0.5 * eps) / abar[i] ** 0.5).clamp(-1, 1)
+            if project is not None:
+                x0 = project(x0, i)  # JPEG: x̂₀ ← the closest image consistent with y
+            c0, ct, var = posterior[i]
+            x = c0 * x0 + ct * x
+            if i > 0:
+                x = x + var**0.5 * randn(image_shape, generator, y.device, y.dtype)
+            if merge is not None:
+                x = merge(x, t_cur)  # line 8, through the SVD
+        return x
+
+    def _svd_merge(self, y, operator, generator: Generators, image_shape, abar: list[float]):
+        """Line 8 generalised to ``A = U Σ Vᵀ``: ``merge(x, level)`` replaces what y knows at that noise level."""
+        sigma_y = float(getattr(operator.noise, "sigma_y", 0.0))
         n, dim = image_shape[0], int(torch.tensor(image_shape[1:]).prod())
         u_y = operator.U_t(prior_space_measurement(y, operator, image_shape))
         s = operator.singulars_for(image_shape, y.device, y.dtype).expand(n, -1)
         k = s.shape[1]
-        measured = torch.cat([s > 0, torch.zeros(n, dim - k, dtype=torch.bool, device=s.device)], dim=1)
+        pad = torch.zeros(n, dim - k, device=s.device, dtype=s.dtype)
+        measured = torch.cat([s > 0, pad.bool()], dim=1)
         s_safe = torch.where(s > 0, s, torch.ones_like(s))
-        y_bar = torch.cat([u_y[:, :k] / s_safe, torch.zeros(n, dim - k, device=s.device, dtype=s.dtype)], dim=1)
-        y_std = torch.cat([sigma_y / s_safe, torch.zeros(n, dim - k, device=s.device, dtype=s.dtype)], dim=1)
+        y_bar = torch.cat([u_y[:, :k] / s_safe, pad], dim=1)
+        y_std = torch.cat([sigma_y / s_safe, pad], dim=1)
 
         def merge(x: torch.Tensor, level: int) -> torch.Tensor:
-            """Line 8 generalised: replace what y knows at this noise level (abar index ``level``; −1 = clean)."""
-            a = abar[level] if level >= 0 else 1.0
+            a = abar[level] if level >= 0 else 1.0  # level −1: the clean image
             sigma = ((1 - a) / a) ** 0.5
             known = measured & (y_std <= sigma) if sigma_y > 0 else measured
             z = randn((n, dim), generator, y.device, y.dtype)
-            x_known = a**0.5 * (y_bar + (sigma**2 - torch.where(known, y_std, torch.zeros_like(y_std)) ** 2).clamp_min(0).sqrt() * z)
-            x_bar = operator.V_t(x)
-            return operator.V(torch.where(known, x_known, x_bar), image_shape)
+            top_up = (sigma**2 - torch.where(known, y_std, torch.zeros_like(y_std)) ** 2).clamp_min(0).sqrt()
+            x_known = a**0.5 * (y_bar + top_up * z)
+            return operator.V(torch.where(known, x_known, operator.V_t(x)), image_shape)
 
-        ts = jump_schedule(len(sched), self.jump_length, self.resamples)
-        x = randn(image_shape, generator, y.device, y.dtype)
-        for t_last, t_cur in tqdm(list(itertools.pairwise(ts)), disable=not progress, desc="repaint"):
-            if t_cur < t_last:  # denoise t_last → t_cur (= t_last − 1)
-                t = sched.timesteps[t_last].to(y.device).expand(n)
-                with torch.no_grad():
-                    eps = prior.eps(x, t)
-                i = t_last
-                x0 = ((x - (1 - abar[i]) ** 0.5 * eps) / abar[i] ** 0.5).clamp(-1, 1)
-                mean = (abar_prev[i] ** 0.5 * betas[i] * x0 + (1 - abar_prev[i]) * (1 - betas[i]) ** 0.5 * x) / (1 - abar[i])
-                if i > 0:
-                    var = betas[i] * (1 - abar_prev[i]) / (1 - abar[i])
-                    mean = mean + var**0.5 * randn(image_shape, generator, y.device, y.dtype)
-                x = merge(mean, t_cur)
-            else:  # resample: diffuse t_last → t_cur (= t_last + 1)
-                b = betas[t_cur]
-                x = (1 - b) ** 0.5 * x + b**0.5 * randn(image_shape, generator, y.device, y.dtype)
-        return x
-
-    def _solve_projected(self, y, operator, prior, generator: Generators, image_shape, progress):
-        """The jump schedule with x̂₀ projected onto the measurement's consistency set (JPEG)."""
-        sched = prior.schedule.respace(self.steps) if self.steps != len(prior.schedule) else prior.schedule
-        abar, abar_prev, betas = (v.tolist() for v in (sched.alphas_cumprod, sched.alphas_cumprod_prev, sched.betas))
-        n = image_shape[0]
-        ts = jump_schedule(len(sched), self.jump_length, self.resamples)
-        x = randn(image_shape, generator, y.device, y.dtype)
-        for t_last, t_cur in tqdm(list(itertools.pairwise(ts)), disable=not progress, desc="repaint"):
-            i = t_last
-            if t_cur < t_last:
-                with torch.no_grad():
-                    eps = prior.eps(x, sched.timesteps[i].to(y.device).expand(n))
-                x0 = ((x - (1 - abar[i]) ** 0.5 * eps) / abar[i] ** 0.5).clamp(-1, 1)
-                x0 = 2 * consistent(operator, (x0 + 1) / 2, y, rounds=20 if i == 0 else 1) - 1
-                x = (abar_prev[i] ** 0.5 * betas[i] * x0 + (1 - abar_prev[i]) * (1 - betas[i]) ** 0.5 * x) / (1 - abar[i])
-                if i > 0:
-                    var = betas[i] * (1 - abar_prev[i]) / (1 - abar[i])
-                    x = x + var**0.5 * randn(image_shape, generator, y.device, y.dtype)
-            else:
-                b = betas[t_cur]
-                x = (1 - b) ** 0.5 * x + b**0.5 * randn(image_shape, generator, y.device, y.dtype)
-        return x
+        return merge
