@@ -26,7 +26,7 @@ from .conftest import REPO, SMOKE
 EXPECTED = {
     "inpaint_box": ["measurement", "biharmonic", "dps", "repaint", "ddrm"],
     "motion_blur": ["measurement", "pinv", "wiener", "dps", "repaint", "ddrm"],
-    "jpeg10": ["measurement", "dps"],
+    "jpeg10": ["measurement", "dps", "repaint"],  # RePaint through the JPEG projection; no DDRM-JPEG
 }
 METRICS = ("psnr", "ssim", "lpips")
 
@@ -77,7 +77,7 @@ def test_every_row_once_with_report_grids_and_meta(reference):
     assert [(r["task"], r["method"]) for r in table] == [(t, m) for t, ms in EXPECTED.items() for m in ms]
     assert all(float(r["psnr_ci95"]) > 0 and r["n"] == "4" for r in table)
     md = (reference / "results.md").read_text()
-    assert "repaint not run" in md and "SSIM Gaussian 11×11 σ=1.5" in md and "± " in md
+    assert "ddrm not run" in md and "SSIM Gaussian 11×11 σ=1.5" in md and "± " in md
     meta = json.loads((reference / "meta.json").read_text())
     assert meta["prior"]["sha256"] and meta["tasks"]["inpaint_box"]["sigma_y"] == 0.05
     assert meta["tasks"]["jpeg10"]["sigma_y"] == 0.0
