@@ -113,7 +113,7 @@ def test_bad_kernels(cli, tmp_path, tiny):
     (["--task", "inpaint", "--method", "magic"], ["--method", "invalid choice"]),
     (["--task", "inpaint"], ["--method is required"]),
     (["--task", "jpeg", "--method", "ddrm"], ["ddrm cannot solve jpeg"]),
-    (["--task", "jpeg", "--method", "repaint"], ["repaint cannot solve jpeg"]),
+    (["--task", "jpeg", "--method", "repaint", "--sigma-y", "0.05"], ["repaint cannot solve jpeg"]),
     (["--task", "sr4", "--method", "ddrm", "--mask", "m.png"], ["--mask applies to --task inpaint"]),
     (["--task", "inpaint", "--method", "ddrm", "--quality", "50"], ["--quality applies"]),
     (["--task", "inpaint", "--method", "ddrm", "--seed", "-1"], ["seed"]),
