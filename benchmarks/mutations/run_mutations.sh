@@ -9,7 +9,7 @@ mutate() {  # file, sed expression, description
   tmp=$(mktemp -d); cp -r "$root"/{invdiff,operators,tests,pyproject.toml} "$tmp"/
   sed -i "$2" "$tmp/$1"
   if cmp -s "$root/$1" "$tmp/$1"; then echo "NOT APPLIED: $3"; rm -rf "$tmp"; return; fi
-  out=$(cd "$tmp" && $py -m pytest -q -p no:cacheprovider tests/solvers/test_gaussian_posterior.py 2>&1 | grep -E "passed|failed" | tail -n 1)
+  out=$(cd "$tmp" && $py -m pytest -o addopts="" -q -p no:cacheprovider tests/solvers/test_gaussian_posterior.py 2>&1 | grep -E "passed|failed" | tail -n 1)
   echo "$3 -> $out"; rm -rf "$tmp"
 }
 mutate invdiff/solvers/ddrm.py 's/unmeasured = x0 + (1 - eta\*\*2) \*\* 0.5 \* sigma_next \* eps + eta \* sigma_next \* z/unmeasured = x0 - (1 - eta**2) ** 0.5 * sigma_next * eps + eta * sigma_next * z/' "DDRM: wrong sign of the ε̂ term"

@@ -161,3 +161,16 @@ def test_structured_prior_lands_near_the_posterior_mean(name, sigma_y, solver, b
         print(f"\n[{solver.name} {name} σ_y={sigma_y}] ‖mean−μ_post‖ = {err:.3f} vs prior {prior_err:.3f} "
               f"(ratio {err / prior_err:.2f}); tr cov {torch.trace(torch.cov(xs.T)):.3f} vs posterior {torch.trace(c_post):.3f}")
     assert err < bound * prior_err
+
+
+def test_dps_without_guidance_is_exactly_ddpm(capsys):
+    """ζ′ = 0 turns DPS into plain ancestral sampling: every coordinate must follow the DDPM law of the prior."""
+    op, prior, y, spec_mu, spec_var = decoupled_problem("inpaint")  # V = I: spectral = pixel coordinates
+    xs = run(DPS(steps=60, zeta=0.0), op, prior, y)
+    exact = torch.tensor([repaint_law(float(spec_mu[j]), float(spec_var[j]), 60, 1, 1) for j in range(D)],
+                         dtype=torch.float64)
+    mean_err = (xs.mean(0) - exact[:, 0]) / (exact[:, 1] / N).sqrt()
+    var_ratio = xs.var(0).sum() / exact[:, 1].sum()
+    with capsys.disabled():
+        print(f"\n[dps ζ′=0] max |mean−law|/MC = {mean_err.abs().max():.2f}, Σvar/Σvar_law = {var_ratio:.3f}")
+    assert mean_err.abs().max() < 4.5 and 0.9 < var_ratio < 1.1
