@@ -11,6 +11,7 @@ a measurement of the prior-space image with noise of standard deviation σ_y (σ
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -55,7 +56,7 @@ def to_image(x_prior: torch.Tensor) -> torch.Tensor:
 def generator_list(generator: Generators, n: int) -> list[torch.Generator | None]:
     """One generator per sample: a sequence is checked, a single generator is shared (documented)."""
     if generator is None or isinstance(generator, torch.Generator):
-        return [generator] * n if n == 1 else [generator]
+        return [generator]
     gens = list(generator)
     if len(gens) != n:
         raise ValueError(f"got {len(gens)} generators for a batch of {n}; pass exactly one per image.")
@@ -86,6 +87,28 @@ def prior_space_measurement(y: torch.Tensor, operator, image_shape: Sequence[int
     """y' = 2y − A𝟙: the measurement of the [-1, 1] image (linear operators only)."""
     ones = torch.ones(tuple(image_shape), device=y.device, dtype=y.dtype)  # full batch: operators may differ per image
     return 2.0 * y - operator.apply(ones)
+
+
+def spectral_measurement(y: torch.Tensor, operator, image_shape: Sequence[int]):
+    """What y says about each of the D spectral coordinates of x (DDRM's ȳ = Σ⁺ Uᵀ y').
+
+    Returns ``(y_bar, y_std, measured)``, each N×D: ``ȳ_i = (Uᵀy')_i / s_i`` and its noise
+    ``σ_y / s_i`` where ``s_i > 0`` (``measured``); 0 and ∞ where nothing is measured.
+    """
+    sigma_y = float(getattr(operator.noise, "sigma_y", 0.0))
+    n, dim = image_shape[0], math.prod(image_shape[1:])
+    u_y = operator.U_t(prior_space_measurement(y, operator, image_shape))
+    s = operator.singulars_for(image_shape, y.device, y.dtype).expand(n, -1)
+    k = s.shape[1]
+    measured = s > 0
+    s_safe = torch.where(measured, s, torch.ones_like(s))
+
+    def pad(v: torch.Tensor, fill: float | bool) -> torch.Tensor:
+        return torch.cat([v, torch.full((n, dim - k), fill, device=v.device, dtype=v.dtype)], dim=1)
+
+    y_bar = torch.where(measured, u_y[:, :k] / s_safe, torch.zeros_like(s))
+    y_std = torch.where(measured, sigma_y / s_safe, torch.full_like(s, torch.inf))
+    return pad(y_bar, 0.0), pad(y_std, torch.inf), pad(measured, False)
 
 
 class Solver(ABC):

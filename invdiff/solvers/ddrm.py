@@ -16,10 +16,12 @@ so with η_b = 1 the last step returns y exactly on what was measured. Defaults:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from tqdm import tqdm
 
-from .base import Generators, Solver, prior_space_measurement, randn
+from .base import Generators, Solver, randn, spectral_measurement
 
 
 class DDRM(Solver):
@@ -40,28 +42,17 @@ class DDRM(Solver):
         return None
 
     def _solve(self, y, operator, prior, generator: Generators, image_shape, progress):
-        sigma_y = float(getattr(operator.noise, "sigma_y", 0.0))
         sched = prior.schedule.respace(self.steps) if self.steps != len(prior.schedule) else prior.schedule
         abar = sched.alphas_cumprod.tolist()
-        n, dim = image_shape[0], int(torch.tensor(image_shape[1:]).prod())
-        u_y = operator.U_t(prior_space_measurement(y, operator, image_shape))
-        s = operator.singulars_for(image_shape, y.device, y.dtype).expand(n, -1)
-        k = s.shape[1]
-        measured = s > 0
-        y_bar = torch.where(measured, u_y[:, :k] / torch.where(measured, s, torch.ones_like(s)), torch.zeros_like(s))
-        y_std = torch.where(measured, sigma_y / torch.where(measured, s, torch.ones_like(s)), torch.full_like(s, torch.inf))
-
-        def pad(v: torch.Tensor, fill: float | bool) -> torch.Tensor:
-            """Extend a length-k spectral vector to length D (the null space gets ``fill``)."""
-            return torch.cat([v, torch.full((n, dim - k), fill, device=v.device, dtype=v.dtype)], dim=1)
-
-        y_bar_d, y_std_d, measured_d = pad(y_bar, 0.0), pad(y_std, torch.inf), pad(measured, False)
+        n, dim = image_shape[0], math.prod(image_shape[1:])
+        y_bar_d, y_std_d, measured_d = spectral_measurement(y, operator, image_shape)
 
         # x_T: ȳ plus the noise that tops it up to σ_T where y is measured, pure noise elsewhere (DDRM §4.2)
         sigma_T = ((1 - abar[-1]) / abar[-1]) ** 0.5
         z = randn((n, dim), generator, y.device, y.dtype)
-        top = torch.where(measured_d & (y_std_d <= sigma_T), y_bar_d, torch.zeros_like(y_bar_d))
-        extra = (sigma_T**2 - torch.where(measured_d & (y_std_d <= sigma_T), y_std_d, torch.zeros_like(y_std_d)) ** 2)
+        usable = measured_d & (y_std_d <= sigma_T)
+        top = torch.where(usable, y_bar_d, torch.zeros_like(y_bar_d))
+        extra = sigma_T**2 - torch.where(usable, y_std_d, torch.zeros_like(y_std_d)) ** 2
         x_bar = top + extra.clamp_min(0).sqrt() * z
 
         for i in tqdm(reversed(range(len(sched))), total=len(sched), disable=not progress, desc="ddrm"):
@@ -72,15 +63,15 @@ class DDRM(Solver):
             x0 = ((x_t - (1 - abar[i]) ** 0.5 * eps) / abar[i] ** 0.5).clamp(-1, 1)
             x0_bar, eps_bar = operator.V_t(x0), operator.V_t(eps)
             sigma_next = ((1 - abar[i - 1]) / abar[i - 1]) ** 0.5 if i > 0 else 0.0
-            x_bar = self._step(x0_bar, eps_bar, y_bar_d, y_std_d, measured_d, sigma_next, sigma_y,
+            x_bar = self._step(x0_bar, eps_bar, y_bar_d, y_std_d, measured_d, sigma_next,
                                randn((n, dim), generator, y.device, y.dtype))
         return operator.V(x_bar, image_shape)
 
-    def _step(self, x0, eps, y_bar, y_std, measured, sigma_next: float, sigma_y: float, z: torch.Tensor):
+    def _step(self, x0, eps, y_bar, y_std, measured, sigma_next: float, z: torch.Tensor):
         """One DDRM transition (eq. 8) in spectral coordinates to noise level ``sigma_next``."""
         eta, eta_b = self.eta, self.eta_b
         unmeasured = x0 + (1 - eta**2) ** 0.5 * sigma_next * eps + eta * sigma_next * z
-        cleaner = measured & ((sigma_next >= y_std) | (sigma_y == 0))
+        cleaner = measured & (sigma_next >= y_std)  # σ_y = 0: y_std = 0, always cleaner
         noisier = measured & ~cleaner
         safe_std = torch.where(noisier, y_std, torch.ones_like(y_std))
         towards_y = x0 + (1 - eta**2) ** 0.5 * sigma_next * (y_bar - x0) / safe_std + eta * sigma_next * z

@@ -30,11 +30,12 @@ the decoded file is exact (σ_y = 0, as for a real JPEG); with σ_y > 0 RePaint 
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 from tqdm import tqdm
 
-from .base import Generators, Solver, prior_space_measurement, randn
+from .base import Generators, Solver, randn, spectral_measurement
 
 
 def jump_schedule(T: int, jump_length: int, resamples: int) -> list[int]:
@@ -116,21 +117,13 @@ class RePaint(Solver):
 
     def _svd_merge(self, y, operator, generator: Generators, image_shape, abar: list[float]):
         """Line 8 generalised to ``A = U Σ Vᵀ``: ``merge(x, level)`` replaces what y knows at that noise level."""
-        sigma_y = float(getattr(operator.noise, "sigma_y", 0.0))
-        n, dim = image_shape[0], int(torch.tensor(image_shape[1:]).prod())
-        u_y = operator.U_t(prior_space_measurement(y, operator, image_shape))
-        s = operator.singulars_for(image_shape, y.device, y.dtype).expand(n, -1)
-        k = s.shape[1]
-        pad = torch.zeros(n, dim - k, device=s.device, dtype=s.dtype)
-        measured = torch.cat([s > 0, pad.bool()], dim=1)
-        s_safe = torch.where(s > 0, s, torch.ones_like(s))
-        y_bar = torch.cat([u_y[:, :k] / s_safe, pad], dim=1)
-        y_std = torch.cat([sigma_y / s_safe, pad], dim=1)
+        n, dim = image_shape[0], math.prod(image_shape[1:])
+        y_bar, y_std, measured = spectral_measurement(y, operator, image_shape)
 
         def merge(x: torch.Tensor, level: int) -> torch.Tensor:
             a = abar[level] if level >= 0 else 1.0  # level −1: the clean image
             sigma = ((1 - a) / a) ** 0.5
-            known = measured & (y_std <= sigma) if sigma_y > 0 else measured
+            known = measured & (y_std <= sigma)  # σ_y = 0: y_std = 0, so every measured coordinate
             z = randn((n, dim), generator, y.device, y.dtype)
             top_up = (sigma**2 - torch.where(known, y_std, torch.zeros_like(y_std)) ** 2).clamp_min(0).sqrt()
             x_known = a**0.5 * (y_bar + top_up * z)
