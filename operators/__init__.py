@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._errors import NotLinearError, OperatorError
-from .base import LinearOperator, Operator
+from .base import LinearOperator, Operator, trusted_inputs
 from .blur import GaussianBlur, MotionBlur
 from .inpainting import Inpainting
 from .noise import GaussianNoise, NoiseModel, PoissonNoise
@@ -32,6 +32,7 @@ __all__ = [
     "SuperResolution",
     "available",
     "build",
+    "trusted_inputs",
 ]
 
 

@@ -25,9 +25,11 @@ So ``A x = U(pad(s ⊙ V_t(x)[:, :k]), shape)`` and the Moore–Penrose pseudo-i
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +37,26 @@ import torch.nn.functional as F
 from ._errors import NotLinearError, OperatorError
 from .noise import GaussianNoise, GeneratorLike, NoiseModel
 
-__all__ = ["GeneratorLike", "LinearOperator", "NotLinearError", "Operator", "OperatorError", "check_image"]
+__all__ = ["GeneratorLike", "LinearOperator", "NotLinearError", "Operator", "OperatorError", "check_image",
+           "trusted_inputs"]
+
+#: whether :func:`check_image` scans values for NaN/∞ (off only inside :func:`trusted_inputs`)
+_SCAN_VALUES: contextvars.ContextVar[bool] = contextvars.ContextVar("operators_scan_values", default=True)
+
+
+@contextlib.contextmanager
+def trusted_inputs() -> Iterator[None]:
+    """Skip the NaN/∞ scan of inputs inside this block; shapes, dtypes and sizes are still checked.
+
+    The scan reads a value back to the host, so on a GPU every operator call would wait for all
+    queued work to finish. An iterative solver that validated its measurement once and feeds the
+    operator only tensors it computed itself uses this block and checks its *output* once instead.
+    """
+    token = _SCAN_VALUES.set(False)
+    try:
+        yield
+    finally:
+        _SCAN_VALUES.reset(token)
 
 
 def check_image(x: torch.Tensor, channels: int | None = None, name: str = "x") -> None:
@@ -53,7 +74,7 @@ def check_image(x: torch.Tensor, channels: int | None = None, name: str = "x") -
             f"{name} has {x.shape[1]} channels but this operator was built for {channels}; "
             f"pass N×C×H×W images (channels first) or build it with channels={x.shape[1]}."
         )
-    if x.device.type != "meta" and not bool(torch.isfinite(x).all()):
+    if x.device.type != "meta" and _SCAN_VALUES.get() and not bool(torch.isfinite(x).all()):
         raise OperatorError(f"{name} contains NaN or infinite values; clean the input before measuring it.")
 
 

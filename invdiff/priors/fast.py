@@ -53,7 +53,10 @@ class NetRunner:
         memory_format = torch.channels_last if speed.channels_last else torch.contiguous_format
         net.to(memory_format=memory_format)
         mode = speed.compile_mode
-        self.fn = net if mode is None else torch.compile(net, mode=mode, backend=speed.compile_backend)
+        # dynamic=False: one specialised graph per input shape (a solver keeps its shape for the whole
+        # run), instead of a slower shape-generic kernel set after the second shape is seen
+        self.fn = net if mode is None else torch.compile(net, mode=mode, backend=speed.compile_backend, dynamic=False)
+        self.graphs = mode in ("reduce-overhead", "max-autotune")
 
     def param_dtype(self) -> torch.dtype:
         """dtype of the network's weights (what an un-autocast input must be cast to)."""
@@ -65,10 +68,13 @@ class NetRunner:
         if speed.channels_last:
             x_in = x_in.contiguous(memory_format=torch.channels_last)
         autocast_dtype = DTYPES[speed.dtype]
+        if self.graphs:
+            # each call is a new step: earlier outputs were copied out below, so the graph pool may be reused
+            torch.compiler.cudagraph_mark_step_begin()
         with torch.autocast(x.device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
             raw = self.fn(x_in, t) if y is None else self.fn(x_in, t, y)
         out = raw.to(x.dtype).contiguous()
-        if speed.compile_mode in ("reduce-overhead", "max-autotune") and out.data_ptr() == raw.data_ptr():
+        if self.graphs and out.data_ptr() == raw.data_ptr():
             # CUDA-graph outputs live in a pool that the next replay overwrites: hand out a copy.
             out = out.clone()
         return out

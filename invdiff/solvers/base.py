@@ -11,6 +11,7 @@ a measurement of the prior-space image with noise of standard deviation σ_y (σ
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from abc import ABC, abstractmethod
@@ -20,11 +21,17 @@ from typing import Any
 
 import torch
 
+from operators import trusted_inputs
+
 Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
 class UnsupportedTaskError(ValueError):
     """A solver was asked to solve a problem its algorithm cannot handle."""
+
+
+class SolverDivergedError(RuntimeError):
+    """A solver's result holds NaN or infinite values."""
 
 
 @dataclass
@@ -111,6 +118,22 @@ def spectral_measurement(y: torch.Tensor, operator, image_shape: Sequence[int]):
     return pad(y_bar, 0.0), pad(y_std, torch.inf), pad(measured, False)
 
 
+def on_device(operator, device: torch.device):
+    """The operator with its buffers on ``device``: itself if they are there, else a moved copy.
+
+    A copy, so the caller's operator is left where it was; and on the solver's device, because a
+    buffer fetched from the CPU at every step would stall the GPU with a blocking copy each time.
+    """
+    if not isinstance(operator, torch.nn.Module) or all(b.device == device for b in operator.buffers()):
+        return operator  # composite operators (one per image) are placed by their owner
+    return copy.deepcopy(operator).to(device)
+
+
+def timesteps_on(schedule, device: torch.device) -> torch.Tensor:
+    """A schedule's original timesteps on ``device``, indexed per step without a host→device copy."""
+    return schedule.timesteps.to(device)
+
+
 class Solver(ABC):
     """An inverse-problem solver: ``solve(y, operator, prior, generator)`` → :class:`SolveResult`."""
 
@@ -146,12 +169,17 @@ class Solver(ABC):
             raise ValueError(f"image_shape has batch {image_shape[0]} but y has {y.shape[0]} measurements.")
         if not bool(torch.isfinite(y).all()):
             raise ValueError("the measurement contains NaN or infinite values.")
+        operator = on_device(operator, y.device)
         prior.reset_nfe()
         start = time.perf_counter()
-        x = self._solve(y, operator, prior, generator, image_shape, progress)
+        with trusted_inputs():  # y was checked above; the loop's own tensors are checked once, below
+            x = self._solve(y, operator, prior, generator, image_shape, progress)
         if x.is_cuda:
             torch.cuda.synchronize(x.device)
         seconds = time.perf_counter() - start
+        if not bool(torch.isfinite(x).all()):
+            raise SolverDivergedError(f"{self.name} produced NaN or infinite values; check the prior's weights "
+                                      f"and, for DPS, lower the step size ζ′ (settings: {self.settings()}).")
         return SolveResult(to_image(x.detach()), prior.nfe, self.backprop, seconds, self.name, self.settings())
 
     @abstractmethod

@@ -21,7 +21,7 @@ import math
 import torch
 from tqdm import tqdm
 
-from .base import Generators, Solver, randn, spectral_measurement
+from .base import Generators, Solver, randn, spectral_measurement, timesteps_on
 
 
 class DDRM(Solver):
@@ -55,8 +55,9 @@ class DDRM(Solver):
         extra = sigma_T**2 - torch.where(usable, y_std_d, torch.zeros_like(y_std_d)) ** 2
         x_bar = top + extra.clamp_min(0).sqrt() * z
 
+        timesteps = timesteps_on(sched, y.device)
         for i in tqdm(reversed(range(len(sched))), total=len(sched), disable=not progress, desc="ddrm"):
-            t = sched.timesteps[i].to(y.device).expand(n)
+            t = timesteps[i].expand(n)
             x_t = operator.V(x_bar, image_shape) * abar[i] ** 0.5
             with torch.no_grad():
                 eps = prior.eps(x_t, t)

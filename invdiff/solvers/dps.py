@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from tqdm import tqdm
 
-from .base import Generators, Solver, randn
+from .base import Generators, Solver, randn, timesteps_on
 
 #: ζ′ from the DPS paper (FFHQ: 1.0 for every task); overridable per call.
 PAPER_ZETA = {"inpaint": 1.0, "sr4": 1.0, "gaussian_blur": 1.0, "motion_blur": 1.0, "jpeg": 1.0}
@@ -59,9 +59,10 @@ class DPS(Solver):
         A = self._forward_model(operator)
         sched = prior.schedule.respace(self.steps) if self.steps != len(prior.schedule) else prior.schedule
         posterior = sched.posterior_table()
+        timesteps = timesteps_on(sched, y.device)
         x = randn(image_shape, generator, y.device, y.dtype)
         for i in tqdm(reversed(range(len(sched))), total=len(sched), disable=not progress, desc="dps"):
-            t = sched.timesteps[i].to(y.device).expand(x.shape[0])
+            t = timesteps[i].expand(x.shape[0])
             with torch.enable_grad():
                 x_in = x.detach().requires_grad_(True)
                 x0 = prior.x0(x_in, t)

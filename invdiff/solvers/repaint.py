@@ -35,7 +35,7 @@ import math
 import torch
 from tqdm import tqdm
 
-from .base import Generators, Solver, randn, spectral_measurement
+from .base import Generators, Solver, randn, spectral_measurement, timesteps_on
 
 
 def jump_schedule(T: int, jump_length: int, resamples: int) -> list[int]:
@@ -94,6 +94,7 @@ class RePaint(Solver):
             merge, project = self._svd_merge(y, operator, generator, image_shape, abar), None
         else:
             merge, project = None, lambda x0, i: 2 * consistent(operator, (x0 + 1) / 2, y, 20 if i == 0 else 1) - 1
+        timesteps = timesteps_on(sched, y.device)
         x = randn(image_shape, generator, y.device, y.dtype)
         ts = jump_schedule(len(sched), self.jump_length, self.resamples)
         for t_last, t_cur in tqdm(list(itertools.pairwise(ts)), disable=not progress, desc="repaint"):
@@ -103,7 +104,7 @@ class RePaint(Solver):
                 continue
             i = t_last  # line 7: x^unknown_{t−1} ~ N(μ_θ(x_t, t), Σ_t) through x̂₀
             with torch.no_grad():
-                eps = prior.eps(x, sched.timesteps[i].to(y.device).expand(n))
+                eps = prior.eps(x, timesteps[i].expand(n))
             x0 = ((x - (1 - abar[i]) ** 0.5 * eps) / abar[i] ** 0.5).clamp(-1, 1)
             if project is not None:
                 x0 = project(x0, i)  # JPEG: x̂₀ ← the closest image consistent with y

@@ -80,3 +80,20 @@ def test_bad_noise_parameters():
 def test_cpu_generator_gives_same_noise_on_cuda(noise):
     y = torch.full((2, 3, 8, 8), 0.4)
     torch.testing.assert_close(noise.add(y.cuda(), gen(4)).cpu(), noise.add(y, gen(4)))
+
+
+def test_trusted_inputs_skips_only_the_value_scan_and_is_restored():
+    import operators
+
+    op = operators.build("sr4")
+    bad = torch.full((1, 3, 8, 8), float("nan"))
+    with pytest.raises(operators.OperatorError, match="NaN"):
+        op.apply(bad)
+    with operators.trusted_inputs():
+        assert torch.isnan(op.apply(bad)).all()  # no scan: the NaN flows through
+        with pytest.raises(operators.OperatorError, match="4-D"):
+            op.apply(bad[0])  # shapes are still checked
+    with pytest.raises(RuntimeError), operators.trusted_inputs():
+        raise RuntimeError("leave the block by an exception")
+    with pytest.raises(operators.OperatorError, match="NaN"):
+        op.apply(bad)

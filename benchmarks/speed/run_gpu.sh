@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The speed benchmark on the GPU machine (issue 9 and the priors issue's GPU check).
+#   bash benchmarks/speed/run_gpu.sh ours 1      # our solvers + network floor at batch 1 (→ $OUT/solvers.json)
+#   bash benchmarks/speed/run_gpu.sh ours 8      # the same at batch 8 (throughput)
+#   bash benchmarks/speed/run_gpu.sh peers       # deepinv DPS / DDRM and diffusers RePaint (→ $OUT/peers.json)
+# The peers travel as wheels in .carry/peers-wheels (benchmarks/speed/peers-wheels.txt lists them).
+set -uo pipefail
+out=${OUT:-out}; mkdir -p "$out"
+export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=$PWD/runs/inductor-cache
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader
+case "${1:-ours}" in
+  ours)
+    batch=${2:-1}
+    extra=(); [ "$batch" != 1 ] && extra=(--no-agreement --no-eager-floor)
+    python3 benchmarks/speed/solvers.py --batches "$batch" --out "$out/b$batch" "${extra[@]}" 2>&1 \
+      | grep -v -i "warn" | tee "$out/solvers_b$batch.log"
+    cp "$out/b$batch/solvers.json" "$out/solvers_b$batch.json" && rm -r "${out:?}/b$batch" ;;
+  peers)
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/peers-wheels/*.whl
+    PYTHONPATH=/tmp/site python3 benchmarks/speed/peers.py --out "$out/peers.json" 2>&1 | tee "$out/peers.log" ;;
+  *) echo "usage: $0 ours [BATCH] | peers" >&2; exit 2 ;;
+esac

@@ -1,0 +1,219 @@
+"""Time invdiff's DPS, RePaint and DDRM at 256² against the network floor, in one process.
+
+What one run measures (ADM FFHQ preset with random weights, box inpainting 128×128 at 256², σ_y 0.05):
+
+* the network floor per call (the priors issue's GPU check: also the relative L2 distance of the
+  fast mode's ε̂ and input gradient from eager fp32's at one batch-1 point) — forward (no grad) and forward+backward to the input — in eager fp32
+  and in the fast mode (bf16 autocast + channels_last + ``torch.compile(mode="reduce-overhead")``),
+  timed through the prior exactly as the solvers call it;
+* each solver at its published length (DPS-1000, RePaint 250/10/10 = 2,410 NFE, DDRM-20) in the
+  fast mode, at each ``--batches`` size: seconds per image, NFE, ms per NFE, overhead ratio
+  = s/image ÷ (NFE × floor per call in the same mode and batch), images per minute, peak memory;
+* agreement of the fast mode with eager fp32 for the same seeds, at shortened schedules (DPS-100,
+  RePaint 50/5/5, DDRM-20; they cost eager-fp32 network time, so the full lengths are not rerun):
+  PSNR between the two outputs on the [0, 1] scale.
+
+Randomness goes through CUDA ``torch.Generator`` objects, one per image (CPU generators would
+copy every step's noise to the GPU with a blocking copy). Writes ``solvers.json`` to ``--out``.
+
+    python3 benchmarks/speed/solvers.py --out $OUT                 # GPU, the full protocol
+    python3 benchmarks/speed/solvers.py --tiny --device cpu        # CPU smoke run (tests use it)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere: the repo root holds invdiff/
+import operators
+from invdiff.priors import DiffusionPrior
+from invdiff.priors.schedule import NoiseSchedule
+from invdiff.priors.unet import ADMUNet, preset
+from invdiff.solvers import build_solver, seeded_generators
+from operators.generators import box_mask
+
+FULL = {"dps": {"steps": 1000}, "repaint": {"steps": 250, "jump_length": 10, "resamples": 10},
+        "ddrm": {"steps": 20}}
+AGREEMENT = {"dps": {"steps": 100}, "repaint": {"steps": 50, "jump_length": 5, "resamples": 5},
+             "ddrm": {"steps": 20}}
+WARMUP = {"dps": {"steps": 3}, "repaint": {"steps": 4, "jump_length": 2, "resamples": 2}, "ddrm": {"steps": 3}}
+TINY = {"dps": {"steps": 4}, "repaint": {"steps": 6, "jump_length": 2, "resamples": 2}, "ddrm": {"steps": 4}}
+
+
+def randomize_zeroed(model: torch.nn.Module) -> None:
+    """Give the zero-initialised residual/output convolutions default random weights (nothing runs on zeros)."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d) and not m.weight.any():
+            m.reset_parameters()
+
+
+def build_prior(name: str, device: torch.device, seed: int = 0) -> DiffusionPrior:
+    """A random-weight prior of a preset architecture with the 1000-step linear schedule."""
+    torch.manual_seed(seed)  # benchmark only: the weights' values do not matter, their shapes do
+    net = ADMUNet(preset(name)).to(device)
+    randomize_zeroed(net)
+    c = net.config
+    return DiffusionPrior(net, NoiseSchedule.create("linear", 1000), resolution=c.image_size,
+                          channels=c.in_channels, learn_sigma=c.out_channels == 2 * c.in_channels, name=name)
+
+
+def problem(size: int, batch: int, device: torch.device):
+    """A centred half-size box hole, σ_y = 0.05, on a smooth random image batch."""
+    gen = torch.Generator().manual_seed(0)
+    mask = box_mask(size, gen, centred=True)
+    op = operators.Inpainting(mask, noise=0.05).to(device)
+    x = torch.nn.functional.interpolate(torch.rand(batch, 3, 8, 8, generator=gen), size=size, mode="bicubic")
+    x = x.clamp(0, 1).to(device)
+    return op, op.measure(x, seeded_generators(1, batch, device))
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_ms(fn, device: torch.device, reps: int = 30, warmup: int = 5) -> float:
+    """Mean wall milliseconds per call of ``fn`` over ``reps`` back-to-back calls, synchronised once at the end.
+
+    Back to back, as a solver's loop calls the network: a sync after every call would add the
+    host's launch latency to each call and overstate the floor.
+    """
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    sync(device)
+    return 1e3 * (time.perf_counter() - start) / reps
+
+
+def probe(prior: DiffusionPrior, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """ε̂ and the gradient of ‖x̂₀‖² w.r.t. the input at one fixed batch-1 point (for mode comparisons)."""
+    size = prior.resolution
+    x = torch.randn(1, 3, size, size, generator=torch.Generator(device).manual_seed(0), device=device)
+    t = torch.full((1,), 500, device=device).requires_grad_(False)
+    x_in = x.requires_grad_(True)
+    x0 = prior.x0(x_in, t)
+    (g,) = torch.autograd.grad(x0.square().sum(), x_in)
+    with torch.no_grad():
+        eps = prior.eps(x, t)
+    return eps.float(), g.float()
+
+
+def rel_l2(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+def floor_ms(prior: DiffusionPrior, batch: int, device: torch.device, reps: int) -> dict[str, float]:
+    """One network call through the prior: forward (no grad) and forward+backward to the input."""
+    size = prior.resolution
+    x = torch.randn(batch, 3, size, size, generator=torch.Generator(device).manual_seed(0), device=device)
+    t = torch.full((batch,), 500, device=device)
+
+    def forward():
+        with torch.no_grad():
+            return prior.eps(x, t)
+
+    def forward_backward():
+        x_in = x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(prior.x0(x_in, t).square().sum(), x_in)
+        return g
+
+    return {"forward_ms": time_ms(forward, device, reps), "forward_backward_ms": time_ms(forward_backward, device, reps)}
+
+
+def run_solver(method: str, settings: dict, prior, op, y, device: torch.device, seed: int = 0):
+    """One solve with per-image CUDA generators; returns (result, wall seconds, peak MiB)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    solver = build_solver(method, **settings)
+    gens = seeded_generators(seed, y.shape[0], device)
+    sync(device)
+    start = time.perf_counter()
+    res = solver.solve(y, op, prior, gens)
+    sync(device)
+    seconds = time.perf_counter() - start
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+    return res, seconds, peak
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = (a.double() - b.double()).square().mean().item()
+    return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--preset", default="adm-ffhq256")
+    ap.add_argument("--batches", default="1", help="comma-separated batch sizes, e.g. 1,8")
+    ap.add_argument("--methods", default="dps,repaint,ddrm")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--compile", default="reduce-overhead", help="compile mode of the fast path, or 'none'")
+    ap.add_argument("--no-agreement", action="store_true", help="skip the eager-fp32 vs fast comparison")
+    ap.add_argument("--no-eager-floor", action="store_true", help="skip timing the eager fp32 floor")
+    ap.add_argument("--tiny", action="store_true", help="tiny network and schedules (CPU smoke run)")
+    ap.add_argument("--out", default="out")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    methods = [m for m in args.methods.split(",") if m]
+    full, agree, warm = (TINY, TINY, TINY) if args.tiny else (FULL, AGREEMENT, WARMUP)
+    prior = build_prior("tiny" if args.tiny else args.preset, device)
+    reps = 3 if args.tiny else 30
+    report: dict = {"preset": prior.name, "size": prior.resolution, "device": torch.cuda.get_device_name(device)
+                    if device.type == "cuda" else "cpu", "torch": torch.__version__, "task": "inpaint box half, sigma_y 0.05",
+                    "fast_mode": {"dtype": "bf16", "channels_last": True, "compile": args.compile}, "runs": []}
+    print(json.dumps({k: v for k, v in report.items() if k != "runs"}), flush=True)
+
+    eager_outputs = {}
+    if not args.no_eager_floor:
+        report["floor_eager_fp32_b1"] = floor_ms(prior, 1, device, reps)
+        print("floor eager fp32 b1", report["floor_eager_fp32_b1"], flush=True)
+    if not args.no_agreement:
+        op, y = problem(prior.resolution, 1, device)
+        for m in methods:
+            eager_outputs[m] = run_solver(m, agree[m], prior, op, y, device)[0].x
+
+    reference = probe(prior, device)
+    start = time.perf_counter()
+    prior.configure(dtype="bf16", channels_last=True, compile=False if args.compile == "none" else args.compile)
+    for batch in (int(b) for b in args.batches.split(",")):
+        op, y = problem(prior.resolution, batch, device)
+        t0 = time.perf_counter()
+        floor = floor_ms(prior, batch, device, reps)
+        floor["first_calls_s"] = time.perf_counter() - t0  # includes compiling both graphs at this shape
+        report[f"floor_fast_b{batch}"] = floor
+        if batch == 1:
+            fast = probe(prior, device)
+            report["fast_vs_eager_fp32_b1"] = {"eps_rel_l2": rel_l2(fast[0], reference[0]),
+                                               "input_grad_rel_l2": rel_l2(fast[1], reference[1])}
+        print(f"floor fast b{batch}", floor, flush=True)
+        for m in methods:
+            run_solver(m, warm[m], prior, op, y, device)  # settles every remaining graph of this solver's loop
+            res, seconds, peak = run_solver(m, full[m], prior, op, y, device)
+            per_call = floor["forward_backward_ms"] if m == "dps" else floor["forward_ms"]
+            row = {"method": m, "batch": batch, "settings": full[m], "nfe": res.nfe, "seconds_total": seconds,
+                   "seconds_per_image": seconds / batch, "ms_per_nfe": 1e3 * seconds / res.nfe,
+                   "floor_ms_per_call": per_call, "overhead_ratio": 1e3 * seconds / (res.nfe * per_call),
+                   "images_per_minute": 60 * batch / seconds, "peak_mib": peak}
+            if batch == 1 and m in eager_outputs:
+                fast_short = run_solver(m, agree[m], prior, op, y, device)[0].x
+                row["agreement"] = {"settings": agree[m], "psnr_fast_vs_eager_fp32_db": psnr(fast_short, eager_outputs[m])}
+            report["runs"].append(row)
+            print(json.dumps(row), flush=True)
+    report["fast_section_wall_s"] = time.perf_counter() - start
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "solvers.json").write_text(json.dumps(report, indent=2))
+    print(f"wrote {out / 'solvers.json'}")
+
+
+if __name__ == "__main__":
+    main()

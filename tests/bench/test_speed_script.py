@@ -1,0 +1,26 @@
+"""The GPU speed benchmark's code paths, run on the CPU at a tiny size (CI has no GPU)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_solver_speed_script_runs_tiny_on_cpu(tmp_path):
+    cmd = [sys.executable, str(ROOT / "benchmarks/speed/solvers.py"), "--tiny", "--device", "cpu",
+           "--compile", "none", "--batches", "1,2", "--out", str(tmp_path)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300)
+    report = json.loads((tmp_path / "solvers.json").read_text())
+    runs = {(r["method"], r["batch"]): r for r in report["runs"]}
+    assert set(runs) == {(m, b) for m in ("dps", "repaint", "ddrm") for b in (1, 2)}
+    assert runs[("repaint", 1)]["nfe"] == 10 and runs[("dps", 2)]["nfe"] == 4  # tiny schedules, per image
+    for r in runs.values():
+        assert r["seconds_per_image"] > 0 and r["overhead_ratio"] > 0
+    for m in ("dps", "repaint", "ddrm"):  # bf16 vs fp32 on the same seeds: close, not identical
+        assert 20 < runs[(m, 1)]["agreement"]["psnr_fast_vs_eager_fp32_db"] < float("inf")
+    assert report["fast_vs_eager_fp32_b1"]["eps_rel_l2"] < 0.1
+    assert report["floor_eager_fp32_b1"]["forward_ms"] > 0 and report["floor_fast_b2"]["forward_backward_ms"] > 0
