@@ -337,11 +337,13 @@ def _as_mask(mask, n: int) -> torch.Tensor | None:
     return m.float()
 
 
-def solve(image, *, task: str, method, prior="faces64", mask=None, kernel=None, scale: int | None = None,
+def solve(image, *, task: str, method, prior=None, mask=None, kernel=None, scale: int | None = None,
           quality: int | None = None, sigma_y: float | None = None, steps: int | None = None, seed: int = 0,
           device: str | torch.device | None = None, degrade: bool | None = None, protocol: dict | None = None,
           architecture=None, progress: bool = False, **method_settings) -> SolveOutput:
     """Restore ``image`` with ``method`` (a name or a solver) under ``prior`` (a name, path or prior).
+
+    ``prior=None`` takes the method's default: faces64, or faces64-sr4 for the conditional ``sr3``.
 
     What ``image`` means, which sizes it may have and what comes back: see the module docstring.
     ``sigma_y`` is on the [-1, 1] scale (default: the task's, 0.05; JPEG 0); ``steps`` and
@@ -356,7 +358,12 @@ def solve(image, *, task: str, method, prior="faces64", mask=None, kernel=None, 
     pixels, alpha, kind = imageio.to_batch(image)
     n = pixels.shape[0]
     solver = get_solver(method, steps, **method_settings)
-    prior_obj = get_prior(prior, device, architecture)
+    from .solvers import default_prior, prior_mismatch
+
+    prior_obj = get_prior(default_prior(solver) if prior is None else prior, device, architecture)
+    mismatch = prior_mismatch(solver, prior_obj)
+    if mismatch is not None:
+        raise UsageError(mismatch)
     device = prior_obj.device
     if pixels.shape[1] != prior_obj.channels:
         if not (pixels.shape[1] == 1 and prior_obj.channels == 3):

@@ -10,7 +10,7 @@ A settings file is a YAML mapping with any of these keys::
 
     task: inpaint            # one of invdiff.tasks.TASKS
     method: ddrm             # a registered solver
-    prior: faces64           # built-in name or path
+    prior: faces64           # built-in name or path (default: the method's own: sr3 → faces64-sr4, else faces64)
     prior_architecture: null # preset for guided-diffusion .pt priors (e.g. adm-ffhq256)
     seed: 0
     device: auto             # auto = cuda when available, else cpu
@@ -38,7 +38,7 @@ import yaml
 from .tasks import TASKS
 
 DEFAULTS: dict[str, Any] = {
-    "task": None, "method": None, "prior": "faces64", "prior_architecture": None, "seed": 0, "device": "auto",
+    "task": None, "method": None, "prior": None, "prior_architecture": None, "seed": 0, "device": "auto",
     "batch_size": 8, "sigma_y": None, "steps": None, "degrade": None, "protocol": {}, "methods": {},
 }
 
@@ -123,7 +123,12 @@ def resolve(config_files: list[str | Path] | None = None, flags: dict[str, Any] 
         validate(merge(DEFAULTS, layer), f"config file {path}")
         settings = merge(settings, layer)
     given = {k: v for k, v in (flags or {}).items() if v is not None}
-    return validate(merge(settings, given), "the command line")
+    settings = validate(merge(settings, given), "the command line")
+    if settings["prior"] is None:  # not named anywhere: the method's own default
+        from .solvers import default_prior
+
+        settings["prior"] = default_prior(settings["method"])
+    return settings
 
 
 def method_settings(settings: dict, method: str) -> dict:

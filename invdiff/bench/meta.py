@@ -56,6 +56,16 @@ def fingerprint(suite: Suite, prior: dict | None, lpips_sha: str | None) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
+def _check_settings_kept(old: dict[str, list[dict]], new: dict[str, list[dict]], out: Path) -> None:
+    """Raise if a method or baseline that already has a column in ``out`` now has other settings."""
+    for task, entries in new.items():
+        before = {e["label"]: e.get("settings") for e in old.get(task, [])}
+        for e in entries:
+            if e["label"] in before and before[e["label"]] != e["settings"]:
+                raise ValueError(f"{e['label']} on {task} ran with settings {before[e['label']]} in {out} but is now "
+                                 f"{e['settings']}; give the new settings a new method label or use a new --out.")
+
+
 def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
@@ -80,14 +90,18 @@ def check_or_write_meta(out: Path, suite: Suite, prior: dict | None, metrics, pl
     if old is not None and old.get("fingerprint") != key:
         raise ValueError(f"{out} holds results of a different protocol (suite settings, prior weights or LPIPS "
                          f"backbone changed); pass a new --out or delete {out}.")
+    methods = {label: [{"label": e.label, "kind": e.kind, "settings": e.settings, "not_run": e.reason}
+                       for e in plan] for label, plan in plans.items()}
+    if old is not None:
+        _check_settings_kept(old.get("methods", {}), methods, out)
     meta = {
         "suite": suite.to_dict(), "fingerprint": key, "prior": prior, "metrics": lpips,
         "code": code,
         "tasks": {t.label: {"task": t.task, "sigma_y": DEFAULT_SIGMA_Y[t.task] if t.sigma_y is None else t.sigma_y,
                             "sigma_y_scale": "[-1, 1] (std added on [0, 1] is sigma_y / 2)", "params": t.params}
                   for t in suite.tasks},
-        "methods": {label: [{"label": e.label, "kind": e.kind, "settings": e.settings, "not_run": e.reason}
-                            for e in plan] for label, plan in plans.items()},
+        "methods": {task: list({**{e["label"]: e for e in (old or {}).get("methods", {}).get(task, [])},
+                                **{e["label"]: e for e in entries}}.values()) for task, entries in methods.items()},
         "protocol": ("per image: generator seeded sha256(seed, task, image, 'measurement') draws mask/kernel then "
                      "noise; every method samples with sha256(seed, task, image, 'sampler')"),
         "runs": [*(old or {}).get("runs", []), {**run, "code": code}],

@@ -37,7 +37,7 @@ from .protocol import (
 )
 from .report import write_report
 from .store import all_rows, merge_shards, row_key, writer_for
-from .suite import Suite, TaskSpec
+from .suite import MethodSpec, Suite, TaskSpec
 
 
 @dataclass
@@ -99,17 +99,38 @@ class Entry:
     settings: dict[str, Any]
     reason: str | None = None
     solver: Any = None
+    prior: Any = None
 
 
-def plan_task(suite: Suite, task: TaskSpec, example: Measured, image_shape: tuple[int, ...]) -> list[Entry]:
-    """The baselines that apply to the task (in suite order) and every diffusion method, with reasons."""
+def method_prior_source(suite: Suite, method: MethodSpec) -> str | None:
+    """Where ``method``'s prior comes from: its own ``prior:``, a conditional solver's default, else the suite's."""
+    from ..solvers import default_prior
+    from ..solvers.registry import SOLVERS
+
+    if method.prior:
+        return method.prior
+    if getattr(SOLVERS[method.method], "conditional", False):
+        return default_prior(method.method)
+    return suite.prior
+
+
+def plan_task(suite: Suite, task: TaskSpec, example: Measured, image_shape: tuple[int, ...],
+              method_priors: dict[str, Any] | None = None) -> list[Entry]:
+    """The baselines that apply to the task (in suite order) and every diffusion method, with reasons.
+
+    ``method_priors`` maps the labels of methods that do not use the suite's prior to their loaded
+    prior; its name and sha256 are then part of the method's recorded settings.
+    """
     op = example.operator
     entries = [Entry(b, "baseline", dict(suite.baseline_settings.get(b, {})))
                for b in suite.baselines if why_not(b, op, image_shape) is None]
     for m in suite.methods:
         solver = build_solver(m.method, **m.settings_for(task.label))
-        entries.append(Entry(m.label, "diffusion", {"method": m.method, **solver.settings()},
-                             solver.supports(op), solver))
+        settings = {"method": m.method, **solver.settings()}
+        own = (method_priors or {}).get(m.label)
+        if own is not None:
+            settings["prior"] = {"name": own.name, "sha256": own.meta.get("sha256")}
+        entries.append(Entry(m.label, "diffusion", settings, solver.supports(op), solver, own))
     return entries
 
 
@@ -128,13 +149,34 @@ class Runner:
         self.dist = setup_distributed(device)
         self.device = self.dist.device
         self.prior = None
+        self.method_priors: dict[str, Any] = {}  # label → prior, for methods with their own prior
         if suite.methods:
-            from ..priors.registry import load_prior
-
-            if not self.prior_source:
-                raise ValueError(f"suite {suite.name!r} runs diffusion methods but names no prior; pass --prior.")
-            self.prior = load_prior(self.prior_source, device=self.device)
+            self._load_priors()
         self.metrics = Metrics(device=self.device, lpips_weights=lpips_weights, lpips=suite.lpips)
+
+    def _load_priors(self) -> None:
+        """The suite's prior (if a method uses it) and each method's own, each loaded once; checks they fit."""
+        from ..priors.registry import load_prior
+        from ..solvers import prior_mismatch
+
+        loaded: dict[str, Any] = {}
+        for m in self.suite.methods:
+            own = method_prior_source(self.suite, m)
+            source = own if own != self.suite.prior else self.prior_source
+            if not source:
+                raise ValueError(f"suite {self.suite.name!r} runs diffusion methods but names no prior; pass --prior.")
+            if source not in loaded:
+                try:
+                    loaded[source] = load_prior(source, device=self.device)
+                except FileNotFoundError as err:
+                    raise FileNotFoundError(f"suite {self.suite.name!r}, method {m.label!r}: {err}") from None
+            mismatch = prior_mismatch(m.method, loaded[source])
+            if mismatch is not None:
+                raise ValueError(f"suite {self.suite.name!r}, method {m.label!r}: {mismatch}")
+            if source == self.prior_source:
+                self.prior = loaded[source]
+            else:
+                self.method_priors[m.label] = loaded[source]
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> Path:
@@ -160,7 +202,7 @@ class Runner:
     def _plan(self, task: TaskSpec) -> list[Entry]:
         first = self.images[0]
         example = measure(self.suite, task, first, load_images([first], self.suite.resolution))
-        return plan_task(self.suite, task, example, self._shape(1))
+        return plan_task(self.suite, task, example, self._shape(1), self.method_priors)
 
     def _shape(self, n: int) -> tuple[int, int, int, int]:
         return (n, 3, self.suite.resolution, self.suite.resolution)
@@ -222,7 +264,8 @@ class Runner:
         if cuda:
             torch.cuda.reset_peak_memory_stats(self.device)
         gens = [sampler_generator(self.suite, task, im) for im in group]
-        result = entry.solver.solve(y.to(self.device), copy.deepcopy(op).to(self.device), self.prior,
+        prior = entry.prior if entry.prior is not None else self.prior
+        result = entry.solver.solve(y.to(self.device), copy.deepcopy(op).to(self.device), prior,
                                     generator=gens, image_shape=self._shape(n), progress=False)
         peak = torch.cuda.max_memory_allocated(self.device) / 2**20 if cuda else None
         return result.x.float().cpu(), {"nfe": result.nfe, "backprop": result.backprop,

@@ -15,6 +15,7 @@ Example (``configs/bench/faces64.yaml``)::
     methods:                        # label → solver settings (``method:`` picks the solver, default = label)
       dps: {}
       ddrm20: {method: ddrm, steps: 20, per_task: {sr4: {eta: 1.0}}}
+      sr3-100: {method: sr3, steps: 100, prior: faces64-sr4}   # ``prior:`` a method's own prior (name or path)
     baselines: [measurement, pinv, bicubic, wiener, biharmonic]   # each runs where it applies
     baseline_settings: {wiener: {grad_std: 0.0588}}
 """
@@ -50,12 +51,17 @@ class TaskSpec:
 
 @dataclass
 class MethodSpec:
-    """A diffusion method: table label, solver name, settings, and per-task overrides."""
+    """A diffusion method: table label, solver name, settings, per-task overrides and its own prior.
+
+    ``prior`` (a built-in name or a path) replaces the suite's prior for this method; a
+    conditional method (``sr3``) without one uses its solver's ``default_prior`` (faces64-sr4).
+    """
 
     label: str
     method: str
     settings: dict[str, Any] = field(default_factory=dict)
     per_task: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prior: str | None = None
 
     def settings_for(self, task_label: str) -> dict[str, Any]:
         return {**self.settings, **self.per_task.get(task_label, {})}
@@ -88,11 +94,13 @@ class Suite:
     def fingerprint(self) -> str:
         """sha256 of the protocol: every setting that shapes a row's numbers.
 
-        Left out: the image count, batch size and grid (they change no row), and the prior's
-        location (the runner adds the prior's sha256 instead).
+        Left out: the image count, batch size and grid (they change no row), the prior's
+        location (the runner adds the prior's sha256 instead), and the method and baseline lists:
+        adding a method to a finished table is allowed, while changing the settings of one that
+        already has rows is caught per method by :func:`invdiff.bench.meta.check_or_write_meta`.
         """
         d = self.to_dict()
-        for key in (*RUN_ONLY_KEYS, "source", "prior"):
+        for key in (*RUN_ONLY_KEYS, "source", "prior", "methods", "baselines"):
             d.pop(key, None)
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -128,7 +136,8 @@ def _methods(raw: Any, where: str) -> list[MethodSpec]:
                                                 f"choose one of {available_solvers()}.")
         _require(label not in BASELINES, f"{where}: method label {label!r} clashes with a baseline name.")
         per_task = dict(entry.pop("per_task", {}) or {})
-        specs.append(MethodSpec(str(label), method, entry, per_task))
+        prior = entry.pop("prior", None)
+        specs.append(MethodSpec(str(label), method, entry, per_task, None if prior is None else str(prior)))
     return specs
 
 
@@ -164,11 +173,18 @@ def parse_suite(raw: dict[str, Any], source: str | None = None) -> Suite:
 
 
 def load_suite(path: str | Path) -> Suite:
-    """Read a suite YAML file; a relative ``prior`` path is taken relative to the file."""
+    """Read a suite YAML file; a relative ``prior`` path (the suite's or a method's) is taken relative to the file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"suite file {path} does not exist; suites live in configs/bench/.")
     suite = parse_suite(yaml.safe_load(path.read_text()), source=str(path))
-    if suite.prior and not Path(suite.prior).is_absolute() and (path.parent / suite.prior).exists():
-        suite.prior = str((path.parent / suite.prior).resolve())
+
+    def near(prior: str | None) -> str | None:
+        if prior and not Path(prior).is_absolute() and (path.parent / prior).exists():
+            return str((path.parent / prior).resolve())
+        return prior
+
+    suite.prior = near(suite.prior)
+    for m in suite.methods:
+        m.prior = near(m.prior)
     return suite

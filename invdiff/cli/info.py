@@ -50,7 +50,7 @@ def run_methods(args: argparse.Namespace) -> int:
     from ..tasks import TASKS
 
     table = compatibility(list(TASKS))
-    notes: list[str] = []
+    notes: dict[tuple[str, str], list[str]] = {}  # (method, reason) → tasks: one note per distinct reason
     rows = [["method", *TASKS]]
     for method in available_solvers():
         cells = []
@@ -59,12 +59,13 @@ def run_methods(args: argparse.Namespace) -> int:
             if reason is None:
                 cells.append("yes")
             else:
-                notes.append(f"({len(notes) + 1}) {method} × {task}: {reason}")
-                cells.append(f"no ({len(notes)})")
+                notes.setdefault((method, reason), []).append(task)
+                cells.append(f"no ({list(notes).index((method, reason)) + 1})")
         rows.append([method, *cells])
     print(_table(rows))
     if notes:
-        print("\n" + "\n".join(notes))
+        print("\n" + "\n".join(f"({i}) {method} × {', '.join(tasks)}: {reason}"
+                                for i, ((method, reason), tasks) in enumerate(notes.items(), 1)))
     print("\ndefault settings (override with --steps, or methods: in a --config file):")
     for method in available_solvers():
         print(f"  {method}: {_describe(build_solver(method).settings())}")

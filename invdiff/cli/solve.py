@@ -81,7 +81,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("the solver")
     g.add_argument("--method", choices=available_solvers(), help="required here or in a --config file")
     g.add_argument("--steps", type=int, help="solver steps (default: the method's, e.g. dps 1000, ddrm 20)")
-    g.add_argument("--prior", help="built-in prior name or path (default: faces64; see `invdiff priors`)")
+    g.add_argument("--prior", help="built-in prior name or path (default: faces64; faces64-sr4 for sr3; see "
+                                   "`invdiff priors`)")
     g.add_argument("--prior-architecture", help="U-Net preset for guided-diffusion .pt priors (e.g. adm-ffhq256)")
     g.add_argument("--seed", type=int, help="random seed (default 0; image i of a folder uses seed + i)")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
@@ -274,6 +275,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     mask = None if args.mask is None else imageio.read_mask(args.mask, args.invert_mask)
     kernel = None if args.kernel is None else imageio.read_kernel(args.kernel)
     prior = _load_prior(settings, device)
+    from ..solvers import prior_mismatch
+
+    mismatch = prior_mismatch(solver, prior)
+    if mismatch is not None:
+        raise api.UsageError(f"{mismatch} Pass --prior.")
     effective = {**settings, "device": str(device), "solver": solver.settings(), "prior_resolution": prior.resolution}
     if args.verbose:
         console.say("effective settings:\n" + config.dump(outputs.plain(effective)).rstrip())

@@ -1,10 +1,12 @@
 """Diffusion priors: the ADM U-Net, noise schedules, and the :class:`DiffusionPrior` solvers use.
 
 ``load_prior(name_or_path, ...)`` is the one entry point for every checkpoint format;
-``available_priors()`` lists the built-in ones.
+``available_priors()`` lists the built-in ones. Conditional (SR3-style) priors load
+as :class:`ConditionalPrior` (:mod:`invdiff.priors.conditional`).
 """
 
 from .adapters import PARAMETERIZATIONS
+from .conditional import ConditionalPrior, ConditioningError, SRConditioning, is_conditional
 from .fast import SpeedConfig
 from .guided_diffusion import ArchitectureError, infer_architecture
 from .prior import DiffusionPrior, Prediction
@@ -19,14 +21,18 @@ __all__ = [
     "ADMUNet",
     "ArchitectureError",
     "CheckpointMismatchError",
+    "ConditionalPrior",
+    "ConditioningError",
     "DiffusionPrior",
     "NoiseSchedule",
     "Prediction",
     "PriorInfo",
+    "SRConditioning",
     "SpeedConfig",
     "UNetConfig",
     "available_priors",
     "infer_architecture",
+    "is_conditional",
     "load_prior",
     "preset",
     "save_prior",

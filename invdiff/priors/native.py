@@ -10,7 +10,13 @@ The JSON states what a user needs to trust and use the weights::
      "training": {...}, "license": "...", "sha256": "<of the safetensors file>"}
 
 Large files may be split as ``NAME-00001-of-00003.safetensors`` … (each under the device tool's
-16 MiB transfer limit); :func:`read_weights` joins them.
+16 MiB transfer limit); :func:`read_prior` joins them.
+
+``"weights_encoding": "int8-per-channel"`` in the JSON marks weights stored as symmetric int8 with
+one float32 scale per output channel (``KEY`` holds the int8 values, ``KEY#scale`` the scales;
+biases and other 1-D tensors stay as written). It halves an fp16 file, which keeps the repository
+small enough to travel to a GPU machine; :func:`read_prior` returns the dequantised float32
+weights, and every number reported for such a prior is measured with exactly those weights.
 """
 
 from __future__ import annotations
@@ -18,12 +24,44 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 FORMAT = "invdiff-prior/1"
+INT8 = "int8-per-channel"
+SCALE_SUFFIX = "#scale"
+
+
+def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 with one scale per output channel (dim 0): ``w ≈ q · scale``, |error| ≤ scale / 2."""
+    amax = w.detach().float().abs().flatten(1).amax(dim=1)
+    scale = torch.where(amax > 0, amax / 127.0, torch.ones_like(amax))
+    q = (w.float() / scale.view(-1, *[1] * (w.dim() - 1))).round().clamp(-127, 127).to(torch.int8)
+    return q, scale
+
+
+def dequantize_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return q.float() * scale.float().view(-1, *[1] * (q.dim() - 1))
+
+
+def _encode(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """int8-per-channel encoding of every floating tensor with ≥ 2 dims."""
+    out: dict[str, torch.Tensor] = {}
+    for k, v in tensors.items():
+        if v.is_floating_point() and v.dim() >= 2:
+            out[k], out[k + SCALE_SUFFIX] = quantize_int8(v)
+        else:
+            out[k] = v
+    return out
+
+
+def _decode(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    scales = {k[: -len(SCALE_SUFFIX)]: v for k, v in state.items() if k.endswith(SCALE_SUFFIX)}
+    return {k: dequantize_int8(v, scales[k]) if k in scales else v
+            for k, v in state.items() if not k.endswith(SCALE_SUFFIX)}
 
 
 def sha256_of(paths: list[Path]) -> str:
@@ -36,13 +74,19 @@ def sha256_of(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
+def _shards(stem: Path) -> list[Path]:
+    """``STEM-00001-of-0000N.safetensors`` … exactly (not the shards of ``STEM-other``), sorted."""
+    pattern = re.compile(re.escape(stem.name) + r"-\d{5}-of-\d{5}\.safetensors")
+    return sorted(p for p in stem.parent.glob(stem.name + "-*.safetensors") if pattern.fullmatch(p.name))
+
+
 def weight_files(json_path: Path) -> list[Path]:
     """The safetensors file(s) belonging to ``NAME.json``: ``NAME.safetensors`` or its shards."""
     stem = json_path.with_suffix("")
     single = stem.with_suffix(".safetensors")
     if single.exists():
         return [single]
-    shards = sorted(stem.parent.glob(stem.name + "-*-of-*.safetensors"))
+    shards = _shards(stem)
     if not shards:
         raise FileNotFoundError(f"no weights next to {json_path}: expected {single.name} or {stem.name}-00001-of-N.safetensors.")
     expected = int(shards[0].stem.rsplit("-of-", 1)[1])
@@ -52,15 +96,23 @@ def weight_files(json_path: Path) -> list[Path]:
 
 
 def write_prior(path: str | Path, state_dict: dict[str, torch.Tensor], meta: dict, dtype: torch.dtype | None = None,
-                shard_bytes: int | None = None) -> Path:
-    """Write weights (+ shards) and the JSON; returns the JSON path. Writes are atomic per file."""
+                shard_bytes: int | None = None, encoding: str | None = None) -> Path:
+    """Write weights (+ shards) and the JSON; returns the JSON path. Writes are atomic per file.
+
+    ``dtype`` casts floating tensors (e.g. fp16); ``encoding="int8-per-channel"`` stores matrices
+    and convolution kernels as int8 with per-channel scales (module docstring).
+    """
+    if encoding not in (None, INT8):
+        raise ValueError(f"unknown weights encoding {encoding!r}; use None or {INT8!r}.")
     json_path = Path(path).with_suffix(".json")
     json_path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: (v.detach().to(dtype) if dtype and v.is_floating_point() else v.detach()).contiguous().cpu()
                for k, v in state_dict.items()}
+    if encoding == INT8:
+        tensors = _encode(tensors)
     groups = _split(tensors, shard_bytes)
     stem = json_path.with_suffix("")
-    for old in list(stem.parent.glob(stem.name + "-*-of-*.safetensors")) + [stem.with_suffix(".safetensors")]:
+    for old in [*_shards(stem), stem.with_suffix(".safetensors")]:
         old.unlink(missing_ok=True)
     if len(groups) == 1:
         paths = [stem.with_suffix(".safetensors")]
@@ -70,7 +122,8 @@ def write_prior(path: str | Path, state_dict: dict[str, torch.Tensor], meta: dic
         tmp = p.with_suffix(".tmp")
         save_file(group, str(tmp), metadata={"format": FORMAT})
         os.replace(tmp, p)
-    meta = {**meta, "format": FORMAT, "sha256": sha256_of(paths)}
+    meta = {k: v for k, v in meta.items() if k != "weights_encoding"}
+    meta = {**meta, "format": FORMAT, "sha256": sha256_of(paths), **({"weights_encoding": encoding} if encoding else {})}
     tmp = json_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(meta, indent=2) + "\n")
     os.replace(tmp, json_path)
@@ -104,4 +157,7 @@ def read_prior(json_path: str | Path, verify_hash: bool = True) -> tuple[dict[st
     state: dict[str, torch.Tensor] = {}
     for p in paths:
         state.update(load_file(str(p)))
-    return state, meta
+    encoding = meta.get("weights_encoding")
+    if encoding not in (None, INT8):
+        raise ValueError(f"{json_path.name} uses weights encoding {encoding!r}, which this invdiff cannot read.")
+    return (_decode(state) if encoding == INT8 else state), meta

@@ -3,7 +3,8 @@
 ``load_prior(x)`` accepts
 
 * a built-in prior's name (``available_priors()`` lists them, and whether their weights are installed),
-* invdiff's own format: ``NAME.json`` (+ safetensors), or a folder holding exactly one such JSON,
+* invdiff's own format: ``NAME.json`` (+ safetensors), or a folder holding exactly one such JSON
+  (a JSON with ``"conditioning"`` gives a :class:`~invdiff.priors.conditional.ConditionalPrior`),
 * an OpenAI guided-diffusion ``.pt`` state dict, with ``architecture=`` (a preset, YAML or dict),
 * a diffusers ``UNet2DModel`` folder (``unet/`` + ``scheduler/``, or flat), through ``diffusers``.
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from .conditional import ConcatConditionedUNet, ConditionalPrior, SRConditioning, is_conditional
 from .diffusers_folder import load_diffusers_folder, unet_dir
 from .guided_diffusion import prior_from_state_dict, read_state_dict
 from .native import FORMAT, read_prior, weight_files, write_prior
@@ -44,6 +46,9 @@ class PriorInfo:
 BUILTIN_PRIORS: dict[str, tuple[str, str]] = {
     "faces64": ("faces64.json",
                 "64×64 faces, ADM U-Net (19 M params), ε-prediction, linear β × 1000 steps, trained by invdiff"),
+    "faces64-sr4": ("faces64-sr4.json",
+                    ("SR3-style ×4 super-resolution of 64×64 faces (16×16 → 64×64), conditioned on the bicubic-"
+                     "upsampled low-resolution image; for method sr3 (trained by invdiff)")),
 }
 
 
@@ -89,21 +94,27 @@ def load_native(json_path: str | Path, verify_hash: bool = True) -> DiffusionPri
     if arch.pop("type", None) != "adm-unet":
         raise ValueError(f"{json_path.name}: only architecture type 'adm-unet' is supported.")
     config = UNetConfig.from_dict(arch)
-    if (meta["resolution"], meta["channels"]) != (config.image_size, config.in_channels):
-        raise ValueError(f"{json_path.name}: resolution/channels {meta['resolution']}/{meta['channels']} contradict "
+    cond = SRConditioning.from_dict(meta["conditioning"]) if meta.get("conditioning") else None
+    inputs = meta["channels"] + (cond.channels if cond else 0)  # a conditional net also takes c
+    if (meta["resolution"], inputs) != (config.image_size, config.in_channels):
+        raise ValueError(f"{json_path.name}: resolution/input channels {meta['resolution']}/{inputs} contradict "
                          f"its architecture ({config.image_size}/{config.in_channels}).")
-    net = load_adm_unet(config, state, json_path.name, target="the architecture in its JSON")
-    return DiffusionPrior(net, _parse_schedule(meta["schedule"]), resolution=meta["resolution"],
-                          channels=meta["channels"], parameterization=meta["parameterization"],
-                          learn_sigma=meta["learn_sigma"], data_range=tuple(meta["data_range"]),
-                          name=meta.get("name", json_path.stem), meta=meta)
+    net = load_adm_unet(config, state, json_path.name, target="the architecture in its JSON",
+                        cls=ConcatConditionedUNet if cond else ADMUNet)
+    kwargs = {"resolution": meta["resolution"], "channels": meta["channels"],
+              "parameterization": meta["parameterization"], "learn_sigma": meta["learn_sigma"],
+              "data_range": tuple(meta["data_range"]), "name": meta.get("name", json_path.stem), "meta": meta}
+    if cond:
+        return ConditionalPrior(net, _parse_schedule(meta["schedule"]), conditioning=cond, **kwargs)
+    return DiffusionPrior(net, _parse_schedule(meta["schedule"]), **kwargs)
 
 
 def save_prior(prior: DiffusionPrior, path: str | Path, dtype: torch.dtype | None = None,
-               shard_bytes: int | None = None, **card) -> Path:
+               shard_bytes: int | None = None, encoding: str | None = None, **card) -> Path:
     """Write an ADM-U-Net prior in invdiff's format (e.g. to convert a guided-diffusion .pt); returns the JSON.
 
-    ``card`` adds model-card entries (``training=…``, ``license=…``) to the JSON.
+    ``card`` adds model-card entries (``training=…``, ``license=…``) to the JSON; ``encoding``
+    ("int8-per-channel") stores the weights quantised (see :mod:`invdiff.priors.native`).
     """
     if not isinstance(prior.net, ADMUNet):
         raise TypeError("only ADM U-Net priors can be saved in invdiff's format; keep diffusers folders as they are.")
@@ -113,9 +124,11 @@ def save_prior(prior: DiffusionPrior, path: str | Path, dtype: torch.dtype | Non
         "parameterization": prior.parameterization, "learn_sigma": prior.learn_sigma,
         "data_range": list(prior.data_range), "resolution": prior.resolution, "channels": prior.channels, **card,
     }
+    if is_conditional(prior):
+        meta["conditioning"] = prior.conditioning.to_dict()
     if prior.schedule != NoiseSchedule.create(prior.schedule.kind, prior.num_timesteps):
         raise ValueError("the prior's schedule is not a standard named one; invdiff's format cannot state it.")
-    return write_prior(path, prior.net.state_dict(), meta, dtype=dtype, shard_bytes=shard_bytes)
+    return write_prior(path, prior.net.state_dict(), meta, dtype=dtype, shard_bytes=shard_bytes, encoding=encoding)
 
 
 def _is_native_json(path: Path) -> bool:

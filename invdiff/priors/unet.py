@@ -177,6 +177,12 @@ PRESETS: dict[str, UNetConfig] = {
         image_size=64, model_channels=64, out_channels=3, num_res_blocks=2, attention_resolutions=(16, 8),
         channel_mult=(1, 2, 3, 3), num_heads=4, num_head_channels=32, resblock_updown=True, dropout=0.0,
     ),
+    # faces64 conditioned SR3-style on a ×4-upsampled low-resolution image: x_t and c concatenated (3 + 3 inputs).
+    "faces64-sr4": UNetConfig(
+        image_size=64, in_channels=6, model_channels=64, out_channels=3, num_res_blocks=2,
+        attention_resolutions=(16, 8), channel_mult=(1, 2, 3, 3), num_heads=4, num_head_channels=32,
+        resblock_updown=True, dropout=0.0,
+    ),
     # Tiny network for CPU tests.
     "tiny": UNetConfig(
         image_size=16, model_channels=32, out_channels=3, num_res_blocks=1, attention_resolutions=(4,),
@@ -213,14 +219,15 @@ def check_state_dict(expected: dict[str, tuple[int, ...]], state: dict[str, torc
     )
 
 
-def load_adm_unet(config: UNetConfig, state: dict[str, torch.Tensor], source: str, target: str = "") -> ADMUNet:
-    """Build an :class:`ADMUNet` and fill it with ``state`` (strict; weights cast to float32).
+def load_adm_unet(config: UNetConfig, state: dict[str, torch.Tensor], source: str, target: str = "",
+                  cls: type[ADMUNet] = ADMUNet) -> ADMUNet:
+    """Build an :class:`ADMUNet` (or subclass ``cls``) and fill it with ``state`` (strict; weights cast to float32).
 
     The network is built on the meta device and the checkpoint's tensors are assigned to it, so
     no random initialisation is computed and no parameter is ever left uninitialised.
     """
     with torch.device("meta"):
-        net = ADMUNet(config)
+        net = cls(config)
     expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     check_state_dict(expected, state, source, target or "the ADM U-Net architecture")
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}

@@ -3,10 +3,19 @@
 from .base import Solver, SolveResult, UnsupportedTaskError, seeded_generators
 from .ddrm import DDRM
 from .dps import DPS
-from .registry import available_solvers, build_solver, check_compatible, compatibility
+from .registry import (
+    available_solvers,
+    build_solver,
+    check_compatible,
+    compatibility,
+    default_prior,
+    prior_mismatch,
+)
 from .repaint import RePaint, jump_schedule
+from .sr3 import SR3
 
 __all__ = [
-    "DDRM", "DPS", "RePaint", "SolveResult", "Solver", "UnsupportedTaskError", "available_solvers", "build_solver",
-    "check_compatible", "compatibility", "jump_schedule", "seeded_generators",
+    "DDRM", "DPS", "SR3", "RePaint", "SolveResult", "Solver", "UnsupportedTaskError", "available_solvers",
+    "build_solver", "check_compatible", "compatibility", "default_prior", "jump_schedule", "prior_mismatch",
+    "seeded_generators",
 ]

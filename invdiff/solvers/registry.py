@@ -6,8 +6,12 @@ from .base import Solver, UnsupportedTaskError
 from .ddrm import DDRM
 from .dps import DPS
 from .repaint import RePaint
+from .sr3 import SR3
 
-SOLVERS: dict[str, type[Solver]] = {"dps": DPS, "repaint": RePaint, "ddrm": DDRM}
+SOLVERS: dict[str, type[Solver]] = {"dps": DPS, "repaint": RePaint, "ddrm": DDRM, "sr3": SR3}
+
+#: The prior a method uses when none is named (conditional methods name their own).
+DEFAULT_PRIOR = "faces64"
 
 
 def available_solvers() -> list[str]:
@@ -42,4 +46,27 @@ def check_compatible(method: str, operator) -> None:
     build_solver(method).check(operator)
 
 
-__all__ = ["SOLVERS", "UnsupportedTaskError", "available_solvers", "build_solver", "check_compatible", "compatibility"]
+def default_prior(method: str | Solver | None) -> str:
+    """The built-in prior ``method`` uses when none is named: its own (``sr3``: faces64-sr4), else faces64."""
+    cls = SOLVERS.get(method) if isinstance(method, str) or method is None else type(method)
+    return getattr(cls, "default_prior", None) or DEFAULT_PRIOR
+
+
+def prior_mismatch(method: str | Solver, prior) -> str | None:
+    """``None`` if ``prior`` suits ``method``, else one sentence: conditional priors only with conditional methods."""
+    from ..priors.conditional import is_conditional
+
+    cls = SOLVERS.get(method) if isinstance(method, str) else type(method)
+    name = method if isinstance(method, str) else method.name
+    needs, has = bool(getattr(cls, "conditional", False)), is_conditional(prior)
+    if needs and not has:
+        return (f"{name} needs a conditional prior trained for it (e.g. {default_prior(method)}), but "
+                f"{getattr(prior, 'name', 'the prior')!r} is unconditional.")
+    if has and not needs:
+        return (f"prior {prior.name!r} is a conditional SR3 model: only method sr3 can use it; {name} needs an "
+                f"unconditional prior such as {DEFAULT_PRIOR}.")
+    return None
+
+
+__all__ = ["DEFAULT_PRIOR", "SOLVERS", "UnsupportedTaskError", "available_solvers", "build_solver", "check_compatible",
+           "compatibility", "default_prior", "prior_mismatch"]

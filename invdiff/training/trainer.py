@@ -1,10 +1,19 @@
-"""Training loop for unconditional (and, later, conditional) ε-prediction diffusion priors.
+"""Training loop for unconditional and conditional (SR3) ε-prediction diffusion priors.
 
 DDPM's simple objective (Ho et al. 2020, eq. 14): draw t ~ U{0…T−1}, ε ~ N(0, I) and minimise
 ‖ε − ε_θ(√ᾱ_t x₀ + √(1−ᾱ_t) ε, t)‖². AdamW with linear warm-up, an EMA of the weights (the EMA is
 what ships), bf16 autocast and ``torch.compile`` on CUDA, periodic checkpoints that ``--resume``
 continues from bit-for-bit in the data order, sample grids, a held-out denoising loss, and a
 final export to invdiff's safetensors + JSON format.
+
+**Conditional mode** (``conditional="sr4"``, ``invdiff train --conditional sr4``; SR3, Saharia et
+al. 2021): pairs are made on the fly from each batch — y' = A x₀ + σ ε_y with A the ``sr4`` task's
+own operator (:mod:`invdiff.tasks`), σ ~ U[0, σ_max] per image on the [-1, 1] scale (so the model
+is robust to the protocol's σ_y = 0.05), ε_y drawn from the trainer's device generator — and the
+network learns ε_θ([x_t, c], t) with c = up(y') (:mod:`invdiff.priors.conditional`, the function
+the ``sr3`` solver uses too). ``init_from`` may then name an unconditional prior of the same
+architecture: its weights are copied and the input convolution's extra (condition) channels start
+at zero, so training starts from the unconditional model.
 """
 
 from __future__ import annotations
@@ -20,11 +29,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ..priors.conditional import SRConditioning
 from ..priors.native import write_prior
 from ..priors.sampling import ddpm_sample
 from ..priors.schedule import NoiseSchedule
 from ..priors.unet import ADMUNet, preset
 from .data import UInt8Batches, load_image_folder, to_model_range
+
+#: The first convolution, whose input channels grow when an unconditional prior seeds a conditional one.
+INPUT_CONV = "input_blocks.0.0.weight"
 
 
 @dataclass
@@ -61,6 +74,8 @@ class TrainConfig:
     num_timesteps: int = 1000
     training_data_note: str = ""
     license: str = ""
+    conditional: str | None = None  # a task ("sr4") for SR3-style conditional training, None = unconditional
+    cond_sigma_max: float = 0.1  # conditional: σ_y ~ U[0, cond_sigma_max] on [-1, 1] per training pair
     extra: dict = field(default_factory=dict)
 
 
@@ -71,33 +86,67 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
             e.lerp_(p.detach(), 1.0 - decay)
 
 
-def diffusion_loss(model: torch.nn.Module, x0: torch.Tensor, abar: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def with_condition(x_t: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+    """The network input: ``x_t``, or ``cat([x_t, c])`` for a conditional model (SR3's layout)."""
+    return x_t if cond is None else torch.cat([x_t, cond.to(x_t.dtype)], dim=1)
+
+
+def diffusion_loss(model: torch.nn.Module, x0: torch.Tensor, abar: torch.Tensor, generator: torch.Generator,
+                   cond: torch.Tensor | None = None) -> torch.Tensor:
     """DDPM's simple loss on a batch ``x0`` in [-1, 1]; ``abar`` is ᾱ on x0's device (float32).
 
-    ``generator`` lives on x0's device, so no random numbers cross the host–device link.
+    ``generator`` lives on x0's device, so no random numbers cross the host–device link. ``cond``
+    (conditional models) is concatenated to x_t as extra input channels.
     """
     n = x0.shape[0]
     t = torch.randint(len(abar), (n,), generator=generator, device=x0.device)
     eps = torch.randn(x0.shape, generator=generator, device=x0.device)
     a = abar[t][:, None, None, None]
     x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
-    return (model(x_t, t).float() - eps).square().mean()
+    return (model(with_condition(x_t, cond), t).float() - eps).square().mean()
+
+
+def sr_condition(x0: torch.Tensor, operator, conditioning: SRConditioning, generator: torch.Generator,
+                 sigma: float | None = None) -> torch.Tensor:
+    """c = up(A x₀ + σ ε) for HR images ``x0`` on [-1, 1]: one SR3 training pair per image.
+
+    ``A`` is the task's operator (linear with rows summing to one, so on the [-1, 1] image it gives
+    exactly the [0, 1] protocol's measurement mapped by 2y − 1); σ ~ U[0, σ_max] per image unless
+    ``sigma`` fixes it (on the [-1, 1] scale). σ, then ε, are drawn on ``generator``'s device.
+    """
+    from operators.base import trusted_inputs
+
+    n, dev = x0.shape[0], generator.device
+    with torch.autocast(x0.device.type, enabled=False), trusted_inputs():  # x0 comes from our own data
+        y = operator.apply(x0.float())
+    if sigma is None:
+        s = torch.rand(n, generator=generator, device=dev) * conditioning.sigma_max
+    else:
+        s = torch.full((n,), float(sigma), device=dev)
+    noise = torch.randn(y.shape, generator=generator, device=dev)
+    y = y + (s[:, None, None, None] * noise).to(y.device)
+    return conditioning.condition(y)
 
 
 @torch.no_grad()
-def heldout_losses(model: torch.nn.Module, images: torch.Tensor, abar: torch.Tensor, ts=(50, 250, 500, 750)) -> dict:
-    """ε-MSE and x̂₀-MSE (on [-1, 1]) at fixed timesteps with fixed noise (seed 1234) on held-out images."""
+def heldout_losses(model: torch.nn.Module, images: torch.Tensor, abar: torch.Tensor, ts=(50, 250, 500, 750),
+                   condition=None) -> dict:
+    """ε-MSE and x̂₀-MSE (on [-1, 1]) at fixed timesteps with fixed noise (seed 1234) on held-out images.
+
+    ``condition(x0, generator)`` (conditional models) makes the condition from the same generator first.
+    """
     gen = torch.Generator().manual_seed(1234)
     out = {}
     for t_val in ts:
         eps_all, x0_all = [], []
         for chunk in images.split(128):
             x0 = to_model_range(chunk)
+            cond = None if condition is None else condition(x0, gen)
             eps = torch.randn(x0.shape, generator=gen).to(x0.device)
             a = abar[t_val]
             x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
             t = torch.full((len(x0),), t_val, device=x0.device)
-            eps_hat = model(x_t, t).float()
+            eps_hat = model(with_condition(x_t, cond), t).float()
             x0_hat = (x_t - (1 - a).sqrt() * eps_hat) / a.sqrt()
             eps_all.append((eps_hat - eps).square().mean(dim=(1, 2, 3)))
             x0_all.append((x0_hat.clamp(-1, 1) - x0).square().mean(dim=(1, 2, 3)))
@@ -130,8 +179,21 @@ class Trainer:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.net_config = preset(cfg.preset, image_size=cfg.resolution)
+        self.conditioning, self.operator = None, None
+        overrides: dict = {"image_size": cfg.resolution}
+        if cfg.conditional:
+            self.conditioning = SRConditioning.for_task(cfg.conditional, cfg.resolution, cfg.cond_sigma_max)
+            if cfg.resolution % self.conditioning.factor:
+                raise ValueError(f"resolution {cfg.resolution} is not divisible by the ×{self.conditioning.factor} "
+                                 f"of task {cfg.conditional}.")
+            self.operator = self.conditioning.operator(cfg.resolution)
+            overrides["in_channels"] = 3 + self.conditioning.channels
+        self.net_config = preset(cfg.preset, **overrides)
+        if not cfg.conditional and self.net_config.in_channels != 3:
+            raise ValueError(f"preset {cfg.preset!r} takes {self.net_config.in_channels} input channels: it is for "
+                             "conditional training (--conditional TASK).")
         self.model = ADMUNet(self.net_config).to(self.device)
+        self.init_record: dict = {}
         if cfg.init_from:
             self._init_weights(cfg.init_from)
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
@@ -139,7 +201,7 @@ class Trainer:
         self.schedule = NoiseSchedule.create(cfg.schedule, cfg.num_timesteps)
         self.abar = self.schedule.alphas_cumprod.float().to(self.device)
         self.gen = torch.Generator().manual_seed(cfg.seed)  # data order (CPU)
-        self.noise_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)  # t and ε (on the device)
+        self.noise_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)  # t, ε, σ_y, LR noise (device)
         self.step, self.images_seen, self.train_seconds = 0, 0, 0.0
         self.data = UInt8Batches(load_image_folder(cfg.data, cfg.resolution, cfg.cache_dir), cfg.batch_size,
                                  self.device, self.gen)
@@ -150,10 +212,24 @@ class Trainer:
         self.forward = torch.compile(self.model) if cfg.compile and self.device.type == "cuda" else self.model
 
     def _init_weights(self, path: str) -> None:
+        """Start from a prior's weights (a built-in name or an invdiff JSON); see the module docstring."""
         from ..priors.native import read_prior
+        from ..priors.registry import BUILTIN_PRIORS, weights_dir
 
-        state, _ = read_prior(path)
-        self.model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        json_path = Path(path)
+        if not json_path.exists() and path in BUILTIN_PRIORS:
+            json_path = weights_dir() / BUILTIN_PRIORS[path][0]
+        state, meta = read_prior(json_path)
+        state = {k: v.float() for k, v in state.items()}
+        own = self.model.state_dict()
+        w = state.get(INPUT_CONV)
+        if w is not None and INPUT_CONV in own and w.shape[1] < own[INPUT_CONV].shape[1] \
+                and (w.shape[0], *w.shape[2:]) == (own[INPUT_CONV].shape[0], *own[INPUT_CONV].shape[2:]):
+            grown = torch.zeros(own[INPUT_CONV].shape)
+            grown[:, :w.shape[1]] = w  # x_t's channels keep their weights; the condition's start at zero
+            state[INPUT_CONV] = grown
+        self.model.load_state_dict(state, strict=True)
+        self.init_record = {"init_from": meta.get("name", json_path.stem), "init_sha256": meta.get("sha256")}
 
     # -- checkpoints -------------------------------------------------------------------------
     @property
@@ -165,6 +241,7 @@ class Trainer:
             "model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
             "step": self.step, "images_seen": self.images_seen, "train_seconds": self.train_seconds,
             "gen": self.gen.get_state(), "noise_gen": self.noise_gen.get_state(), "config": asdict(self.cfg),
+            "init_record": self.init_record,
         }
         tmp = self.ckpt_path.with_suffix(".tmp")
         torch.save(state, tmp)
@@ -182,6 +259,7 @@ class Trainer:
         self.train_seconds = state["train_seconds"]
         self.gen.set_state(state["gen"].cpu())
         self.noise_gen.set_state(state["noise_gen"].cpu())
+        self.init_record = state.get("init_record", self.init_record)
         return True
 
     # -- the loop ----------------------------------------------------------------------------
@@ -191,8 +269,9 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = lr
         x0 = self.data.next()
+        cond = None if self.conditioning is None else self.condition(x0, self.noise_gen)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and self.device.type == "cuda"):
-            loss = diffusion_loss(self.forward, x0, self.abar, self.noise_gen)
+            loss = diffusion_loss(self.forward, x0, self.abar, self.noise_gen, cond)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -202,6 +281,16 @@ class Trainer:
         self.step += 1
         self.images_seen += x0.shape[0]
         return loss.detach()
+
+    def condition(self, x0: torch.Tensor, generator: torch.Generator, sigma: float | None = None) -> torch.Tensor:
+        """The SR3 condition for HR images ``x0`` (conditional runs only): see :func:`sr_condition`."""
+        return sr_condition(x0, self.operator, self.conditioning, generator, sigma)
+
+    def _protocol_condition(self, x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The condition at the task's protocol σ_y (held-out loss and sample grids)."""
+        from ..tasks import DEFAULT_SIGMA_Y
+
+        return self.condition(x0, generator, DEFAULT_SIGMA_Y[self.conditioning.task])
 
     def log(self, record: dict) -> None:
         with open(self.out / "log.jsonl", "a") as f:
@@ -240,17 +329,38 @@ class Trainer:
         if self.heldout is None:
             return
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16 and self.device.type == "cuda"):
-            record = heldout_losses(self.ema, self.heldout, self.abar)
+            record = heldout_losses(self.ema, self.heldout, self.abar,
+                                    condition=self._protocol_condition if self.conditioning else None)
         self.log({"step": self.step, "heldout": record})
 
     def sample_grid(self, path: Path, seed: int = 0) -> None:
-        """``sample_count`` EMA samples with a ``sample_steps``-step respaced DDPM sampler, as one PNG grid."""
+        """``sample_count`` EMA samples with a ``sample_steps``-step respaced DDPM sampler, as one PNG grid.
+
+        Conditional runs: up to 16 held-out images (training images without ``heldout``) as
+        triplets *upsampled noisy LR | SR3 sample | HR*, four per row, LR at the protocol's σ_y.
+        """
+        if self.conditioning is not None:
+            return self._conditional_grid(path, seed)
         n, steps = self.cfg.sample_count, self.cfg.sample_steps
         gen = torch.Generator().manual_seed(seed)
         shape = (n, 3, self.cfg.resolution, self.cfg.resolution)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16 and self.device.type == "cuda"):
             x = ddpm_sample(self.ema, self.schedule.respace(steps), shape, gen, self.device)
         save_grid(x, path)
+
+    def _conditional_grid(self, path: Path, seed: int) -> None:
+        source = self.heldout if self.heldout is not None else self.data.images
+        hr = to_model_range(source[: min(self.cfg.sample_count, 16, len(source))])
+        gen = torch.Generator().manual_seed(seed)
+        c = self._protocol_condition(hr, gen)
+
+        def eps_fn(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return self.ema(with_condition(x_t, c), t)
+
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16 and self.device.type == "cuda"):
+            x = ddpm_sample(eps_fn, self.schedule.respace(self.cfg.sample_steps), tuple(hr.shape), gen, self.device)
+        triplets = torch.stack([c.float(), x.float(), hr.float()], dim=1).flatten(0, 1)
+        save_grid(triplets, path, nrow=3 * min(4, len(hr)))
 
     def export(self) -> Path:
         cfg = self.cfg
@@ -265,10 +375,12 @@ class Trainer:
                 "batch_size": cfg.batch_size, "lr": cfg.lr, "ema_decay": cfg.ema_decay,
                 "train_seconds": round(self.train_seconds, 1),
                 "device": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
-                "weights": f"EMA, stored as {cfg.export_dtype}", **cfg.extra,
+                "weights": f"EMA, stored as {cfg.export_dtype}", **self.init_record, **cfg.extra,
             },
             "license": cfg.license,
         }
+        if self.conditioning is not None:
+            meta["conditioning"] = self.conditioning.to_dict()
         dtype = getattr(torch, cfg.export_dtype)
         return write_prior(self.out / cfg.name, self.ema.state_dict(), meta, dtype=dtype,
                            shard_bytes=cfg.shard_mib * 2**20 if cfg.shard_mib else None)

@@ -97,6 +97,25 @@ def test_a_finished_run_is_not_recomputed_and_a_changed_protocol_is_refused(refe
         run_suite(changed, reference, data=smoke_env["data"], prior=str(smoke_env["prior"]), progress=False)
 
 
+def test_a_method_can_join_a_finished_table_but_an_existing_one_cannot_change(reference, smoke_env, tmp_path):
+    import shutil
+
+    out = tmp_path / "grown"
+    shutil.copytree(reference, out)
+    raw = yaml.safe_load(SMOKE.read_text())
+    grown = parse_suite({**raw, "methods": {**raw["methods"], "ddrm1": {"method": "ddrm", "steps": 1}}})
+    run_suite(grown, out, data=smoke_env["data"], prior=str(smoke_env["prior"]), progress=False)
+    old, new = by_key(read_rows(reference / RESULTS)), by_key(read_rows(out / RESULTS))
+    assert {k: new[k] for k in old} == old  # nothing recomputed
+    assert {k for k in new if k not in old} == {(t, "ddrm1", im) for t in ("inpaint_box", "motion_blur")
+                                                 for im in {k[2] for k in old}}
+    labels = [e["label"] for e in json.loads((out / "meta.json").read_text())["methods"]["motion_blur"]]
+    assert labels.index("ddrm1") == len(labels) - 1 and "dps" in labels
+    changed = parse_suite({**raw, "methods": {**raw["methods"], "ddrm": {"steps": 3}}})
+    with pytest.raises(ValueError, match="ddrm on inpaint_box ran with settings"):
+        run_suite(changed, out, data=smoke_env["data"], prior=str(smoke_env["prior"]), progress=False)
+
+
 def test_a_killed_run_resumes_without_losing_or_duplicating_rows(reference, smoke_env, tmp_path):
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, *cli(smoke_env, out, "--batch-size", "1")], env=env(), cwd=REPO,

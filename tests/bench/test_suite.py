@@ -31,8 +31,10 @@ def test_the_shipped_suites_parse():
     assert tasks["inpaint_random"].params == {"mask_kind": "random", "missing": 0.92}
     assert tasks["jpeg10"].sigma_y == 0.0 and tasks["jpeg10"].params == {"quality": 10}
     assert all(t.sigma_y == 0.05 for label, t in tasks.items() if label != "jpeg10")
-    assert [m.method for m in faces.methods] == ["ddrm", "dps", "repaint"]  # cheapest first: a cut run keeps most
-    assert all(m.settings == {} for m in faces.methods)  # each solver's defaults
+    assert [m.label for m in faces.methods] == ["ddrm", "dps", "repaint", "sr3", "sr3-100"]  # cheapest first
+    assert all(m.settings == {} and m.prior is None for m in faces.methods[:3])  # each solver's defaults
+    sr3 = {m.label: m for m in faces.methods if m.method == "sr3"}  # SR3 with its own conditional prior
+    assert sr3["sr3"].prior == sr3["sr3-100"].prior == "faces64-sr4" and sr3["sr3-100"].settings == {"steps": 100}
     assert load_suite(SMOKE).images == 4
 
 

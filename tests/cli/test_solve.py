@@ -175,13 +175,13 @@ def test_quiet_verbose_and_config_layers(cli, tmp_path, tiny_path):
 
 
 @pytest.mark.parametrize("preset", ["tasks/faces64.yaml", "tasks/dps_ffhq256.yaml", "methods/dps.yaml",
-                                    "methods/ddrm.yaml", "methods/repaint.yaml"])
+                                    "methods/ddrm.yaml", "methods/repaint.yaml", "methods/sr3.yaml"])
 def test_shipped_configs_are_valid(preset):
     from invdiff import config
 
     path = REPO / "configs" / preset
     settings = config.resolve([path])
-    assert settings["method"] in (None, "dps", "ddrm", "repaint")
+    assert settings["method"] in (None, "dps", "ddrm", "repaint", "sr3")
 
 
 def test_faces64_preset_states_the_builtin_protocol():

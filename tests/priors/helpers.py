@@ -54,3 +54,13 @@ def images(n: int, seed: int = 1, size: int = 16, dtype: torch.dtype = torch.flo
 def noise_like(x: torch.Tensor, seed: int = 2) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     return torch.randn(x.shape, generator=gen, dtype=x.dtype)
+
+
+def tiny_conditional_prior(seed: int = 0, image_size: int = 16, sigma_max: float = 0.1, name: str = "tiny-sr4"):
+    """A random ``tiny`` SR3-style prior: 3 + 3 input channels, conditioned like ``invdiff train --conditional sr4``."""
+    from invdiff.priors.conditional import ConcatConditionedUNet, ConditionalPrior, SRConditioning
+
+    net = randomize(ConcatConditionedUNet(tiny_config(image_size=image_size, in_channels=6)), seed).eval()
+    cond = SRConditioning.for_task("sr4", image_size, sigma_max=sigma_max)
+    return ConditionalPrior(net, NoiseSchedule.create("linear", 1000), conditioning=cond, resolution=image_size,
+                            channels=3, name=name)

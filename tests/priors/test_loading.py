@@ -270,3 +270,49 @@ def test_ffhq_shaped_checkpoint_loads_with_its_preset_only() -> None:
         prior_from_state_dict(ffhq_meta_state(), "adm-imagenet256-uncond", source="ffhq_10m.pt")
     with pytest.raises(ArchitectureError, match=r"\['adm-ffhq256'\]"):
         prior_from_state_dict(ffhq_meta_state(), None, source="ffhq_10m.pt")
+
+
+def test_int8_encoding_round_trips_within_half_a_step_and_is_smaller(tmp_path):
+    from invdiff.priors.native import SCALE_SUFFIX, read_prior, weight_files
+
+    prior = tiny_prior(seed=5)
+    plain = save_prior(prior, tmp_path / "p16.json", dtype=torch.float16)
+    small = save_prior(prior, tmp_path / "p8.json", dtype=torch.float16, encoding="int8-per-channel")
+    size = lambda p: sum(f.stat().st_size for f in weight_files(p))
+    assert size(small) < 0.7 * size(plain)
+    state, meta = read_prior(small)
+    assert meta["weights_encoding"] == "int8-per-channel" and not any(k.endswith(SCALE_SUFFIX) for k in state)
+    for k, w in prior.net.state_dict().items():
+        assert state[k].shape == w.shape
+        if w.dim() >= 2:  # |error| ≤ half a quantisation step of that output channel (+ fp16 rounding of w)
+            step = w.abs().flatten(1).amax(1).clamp_min(1e-12) / 127
+            err = (state[k].float() - w.half().float()).abs().flatten(1).amax(1)
+            assert (err <= 0.5 * step * 1.001 + 1e-7).all(), k
+    loaded = load_prior(small)
+    x, t = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)), torch.tensor([10, 500])
+    rel = (loaded.eps(x, t) - prior.eps(x, t)).norm() / prior.eps(x, t).norm()
+    assert 0 < rel < 0.05
+
+
+def test_unknown_weights_encoding_is_refused(tmp_path):
+    import json
+
+    path = save_prior(tiny_prior(seed=5), tmp_path / "p.json")
+    meta = json.loads(path.read_text())
+    path.write_text(json.dumps({**meta, "weights_encoding": "int3-magic"}))
+    with pytest.raises(ValueError, match="int3-magic"):
+        load_prior(path)
+    with pytest.raises(ValueError, match="unknown weights encoding"):
+        save_prior(tiny_prior(seed=5), tmp_path / "q.json", encoding="int4")
+
+
+def test_shards_of_a_prior_whose_name_extends_another_are_kept_apart(tmp_path):
+    from invdiff.priors.native import weight_files
+
+    short = save_prior(tiny_prior(seed=1), tmp_path / "faces.json", shard_bytes=20_000)
+    longer = save_prior(tiny_prior(seed=2), tmp_path / "faces-sr4.json", shard_bytes=20_000)
+    assert all("-sr4-" not in p.name for p in weight_files(short))
+    assert all("-sr4-" in p.name for p in weight_files(longer))
+    torch.testing.assert_close(load_prior(short).net.state_dict(), tiny_prior(seed=1).net.state_dict())
+    save_prior(tiny_prior(seed=3), tmp_path / "faces-sr4.json", shard_bytes=20_000)  # rewriting one leaves the other
+    assert load_prior(short) is not None and len(weight_files(short)) > 1

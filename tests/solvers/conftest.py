@@ -1,18 +1,26 @@
 import pytest
 import torch
 
-from tests.priors.helpers import tiny_prior
+from tests.priors.helpers import tiny_conditional_prior, tiny_prior
 
 FAST_SETTINGS = {
     "dps": {"steps": 3},
     "ddrm": {"steps": 3},
     "repaint": {"steps": 4, "jump_length": 2, "resamples": 2},
+    "sr3": {"steps": 3},
 }
 
 
 @pytest.fixture(scope="session")
 def prior():
     return tiny_prior(seed=0)
+
+
+@pytest.fixture(scope="session")
+def prior_for(prior):
+    """The tiny prior a method runs with: the conditional one for sr3 (SR3 learns p(x | y)), else ``prior``."""
+    conditional = tiny_conditional_prior(seed=0)
+    return lambda method: conditional if method == "sr3" else prior
 
 
 @pytest.fixture

@@ -34,7 +34,8 @@ def expected_nfe(method: str) -> int:
 
 
 @pytest.mark.parametrize("method,task", PAIRS)
-def test_every_pair_runs_or_refuses(method, task, prior, clean_images):
+def test_every_pair_runs_or_refuses(method, task, prior_for, clean_images):
+    prior = prior_for(method)
     op = problem(task)
     solver = build_solver(method, **FAST_SETTINGS[method])
     y = op.measure(clean_images, seeded_generators(0, 2))
@@ -167,3 +168,43 @@ def test_smoke_run_on_a_real_image(method, prior):
     res = build_solver(method, **FAST_SETTINGS[method]).solve(y, op, prior, seeded_generators(0, 1))
     assert time.perf_counter() - start < 30
     assert torch.isfinite(res.x).all() and res.x.shape == x.shape
+
+
+class _NaNPrior(torch.nn.Module):
+    """Wraps a prior and poisons its ε̂ with NaN: a stand-in for broken weights or a blown-up step."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.inner, name)
+
+    def eps(self, x_t, t, y=None):
+        return self.inner.eps(x_t, t, y) * float("nan")
+
+    def x0(self, x_t, t, y=None):
+        return self.inner.x0(x_t, t, y) * float("nan")
+
+
+@pytest.mark.parametrize("method", ["ddrm", "dps", "repaint"])
+def test_non_finite_result_is_one_clear_error(method, prior, clean_images):
+    from invdiff.solvers.base import SolverDivergedError
+
+    op = problem("inpaint")
+    y = op.measure(clean_images, seeded_generators(0, 2))
+    with pytest.raises(SolverDivergedError, match=f"{method} produced NaN"):
+        build_solver(method, **FAST_SETTINGS[method]).solve(y, op, _NaNPrior(prior), seeded_generators(0, 2))
+
+
+def test_operator_on_another_device_is_moved_as_a_copy():
+    from invdiff.solvers.base import on_device
+
+    op = problem("inpaint")
+    assert on_device(op, torch.device("cpu")) is op
+    moved = on_device(op, torch.device("meta"))
+    assert moved is not op and moved.mask.device.type == "meta"
+    assert op.mask.device.type == "cpu"  # the caller's operator stays where it was
