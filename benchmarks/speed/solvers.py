@@ -6,7 +6,8 @@ What one run measures (ADM FFHQ preset with random weights, box inpainting 128×
   fast mode's ε̂ and input gradient from eager fp32's at one batch-1 point) — forward (no grad) and forward+backward to the input — in eager fp32
   and in the fast mode (bf16 autocast + channels_last + ``torch.compile(mode="reduce-overhead")``),
   timed through the prior exactly as the solvers call it;
-* each solver at its published length (DPS-1000, RePaint 250/10/10 = 2,410 NFE, DDRM-20) in the
+* each solver at its published length (DPS-1000, RePaint 250/10/10 = 2,410 NFE, DDRM-20, and SR3-1000
+  on ×4 super-resolution with the SR3 form of the same architecture: 3 more input channels) in the
   fast mode, at each ``--batches`` size: seconds per image, NFE, ms per NFE, overhead ratio
   = s/image ÷ (NFE × floor per call in the same mode and batch), images per minute, peak memory;
 * agreement of the fast mode with eager fp32 for the same seeds, at shortened schedules (DPS-100,
@@ -34,17 +35,21 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere: the repo root holds invdiff/
 import operators
 from invdiff.priors import DiffusionPrior
+from invdiff.priors.conditional import ConcatConditionedUNet, ConditionalPrior, SRConditioning, is_conditional
 from invdiff.priors.schedule import NoiseSchedule
 from invdiff.priors.unet import ADMUNet, preset
 from invdiff.solvers import build_solver, seeded_generators
+from invdiff.tasks import make_problem
 from operators.generators import box_mask
 
 FULL = {"dps": {"steps": 1000}, "repaint": {"steps": 250, "jump_length": 10, "resamples": 10},
-        "ddrm": {"steps": 20}}
+        "ddrm": {"steps": 20}, "sr3": {"steps": 1000}}
 AGREEMENT = {"dps": {"steps": 100}, "repaint": {"steps": 50, "jump_length": 5, "resamples": 5},
-             "ddrm": {"steps": 20}}
-WARMUP = {"dps": {"steps": 3}, "repaint": {"steps": 4, "jump_length": 2, "resamples": 2}, "ddrm": {"steps": 3}}
-TINY = {"dps": {"steps": 4}, "repaint": {"steps": 6, "jump_length": 2, "resamples": 2}, "ddrm": {"steps": 4}}
+             "ddrm": {"steps": 20}, "sr3": {"steps": 100}}
+WARMUP = {"dps": {"steps": 3}, "repaint": {"steps": 4, "jump_length": 2, "resamples": 2}, "ddrm": {"steps": 3},
+          "sr3": {"steps": 3}}
+TINY = {"dps": {"steps": 4}, "repaint": {"steps": 6, "jump_length": 2, "resamples": 2}, "ddrm": {"steps": 4},
+        "sr3": {"steps": 4}}
 
 
 def randomize_zeroed(model: torch.nn.Module) -> None:
@@ -54,14 +59,25 @@ def randomize_zeroed(model: torch.nn.Module) -> None:
             m.reset_parameters()
 
 
-def build_prior(name: str, device: torch.device, seed: int = 0) -> DiffusionPrior:
-    """A random-weight prior of a preset architecture with the 1000-step linear schedule."""
+def build_prior(name: str, device: torch.device, seed: int = 0, conditional: bool = False) -> DiffusionPrior:
+    """A random-weight prior of a preset architecture with the 1000-step linear schedule.
+
+    ``conditional``: the SR3 form of the same architecture (3 more input channels for the upsampled
+    ×4 measurement), as ``invdiff train --conditional sr4`` builds it.
+    """
     torch.manual_seed(seed)  # benchmark only: the weights' values do not matter, their shapes do
-    net = ADMUNet(preset(name)).to(device)
+    config = preset(name)
+    if conditional:
+        config = preset(name, in_channels=2 * config.in_channels)
+    net = (ConcatConditionedUNet if conditional else ADMUNet)(config).to(device)
     randomize_zeroed(net)
     c = net.config
-    return DiffusionPrior(net, NoiseSchedule.create("linear", 1000), resolution=c.image_size,
-                          channels=c.in_channels, learn_sigma=c.out_channels == 2 * c.in_channels, name=name)
+    channels = c.in_channels // 2 if conditional else c.in_channels
+    kwargs = {"resolution": c.image_size, "channels": channels, "learn_sigma": c.out_channels == 2 * channels,
+              "name": name + ("-sr3" if conditional else "")}
+    if conditional:
+        return ConditionalPrior(net, NoiseSchedule.create("linear", 1000), conditioning=SRConditioning(), **kwargs)
+    return DiffusionPrior(net, NoiseSchedule.create("linear", 1000), **kwargs)
 
 
 def problem(size: int, batch: int, device: torch.device):
@@ -72,6 +88,21 @@ def problem(size: int, batch: int, device: torch.device):
     x = torch.nn.functional.interpolate(torch.rand(batch, 3, 8, 8, generator=gen), size=size, mode="bicubic")
     x = x.clamp(0, 1).to(device)
     return op, op.measure(x, seeded_generators(1, batch, device))
+
+
+def sr_problem(size: int, batch: int, device: torch.device):
+    """The sr4 task (×4 bicubic, σ_y = 0.05) on a smooth random image batch."""
+    op = make_problem("sr4", size, torch.Generator().manual_seed(0), sigma_y=0.05).operator.to(device)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.interpolate(torch.rand(batch, 3, 8, 8, generator=gen), size=size, mode="bicubic")
+    return op, op.measure(x.clamp(0, 1).to(device), seeded_generators(1, batch, device))
+
+
+def condition_for(prior, x: torch.Tensor) -> torch.Tensor | None:
+    """A fixed random condition c for a conditional prior's floor and probe (None for the others)."""
+    if not is_conditional(prior):
+        return None
+    return torch.randn(x.shape, generator=torch.Generator(x.device).manual_seed(1), device=x.device)
 
 
 def sync(device: torch.device) -> None:
@@ -100,11 +131,12 @@ def probe(prior: DiffusionPrior, device: torch.device) -> tuple[torch.Tensor, to
     size = prior.resolution
     x = torch.randn(1, 3, size, size, generator=torch.Generator(device).manual_seed(0), device=device)
     t = torch.full((1,), 500, device=device).requires_grad_(False)
+    c = condition_for(prior, x)
     x_in = x.requires_grad_(True)
-    x0 = prior.x0(x_in, t)
+    x0 = prior.x0(x_in, t, c)
     (g,) = torch.autograd.grad(x0.square().sum(), x_in)
     with torch.no_grad():
-        eps = prior.eps(x, t)
+        eps = prior.eps(x, t, c)
     return eps.float(), g.float()
 
 
@@ -117,14 +149,15 @@ def floor_ms(prior: DiffusionPrior, batch: int, device: torch.device, reps: int)
     size = prior.resolution
     x = torch.randn(batch, 3, size, size, generator=torch.Generator(device).manual_seed(0), device=device)
     t = torch.full((batch,), 500, device=device)
+    c = condition_for(prior, x)
 
     def forward():
         with torch.no_grad():
-            return prior.eps(x, t)
+            return prior.eps(x, t, c)
 
     def forward_backward():
         x_in = x.detach().requires_grad_(True)
-        (g,) = torch.autograd.grad(prior.x0(x_in, t).square().sum(), x_in)
+        (g,) = torch.autograd.grad(prior.x0(x_in, t, c).square().sum(), x_in)
         return g
 
     return {"forward_ms": time_ms(forward, device, reps), "forward_backward_ms": time_ms(forward_backward, device, reps)}
@@ -154,7 +187,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", default="adm-ffhq256")
     ap.add_argument("--batches", default="1", help="comma-separated batch sizes, e.g. 1,8")
-    ap.add_argument("--methods", default="dps,repaint,ddrm")
+    ap.add_argument("--methods", default="dps,repaint,ddrm,sr3")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--compile", default="reduce-overhead", help="compile mode of the fast path, or 'none'")
     ap.add_argument("--no-agreement", action="store_true", help="skip the eager-fp32 vs fast comparison")
@@ -165,10 +198,17 @@ def main() -> None:
     device = torch.device(args.device)
     methods = [m for m in args.methods.split(",") if m]
     full, agree, warm = (TINY, TINY, TINY) if args.tiny else (FULL, AGREEMENT, WARMUP)
-    prior = build_prior("tiny" if args.tiny else args.preset, device)
+    name = "tiny" if args.tiny else args.preset
+    prior = build_prior(name, device)
+    priors = {"": prior}  # floor keys: "floor_fast_b1" for the prior, "floor_fast_b1_sr3" for SR3's
+    if "sr3" in methods:
+        priors["_sr3"] = build_prior(name, device, conditional=True)
+    prior_key = {m: "_sr3" if m == "sr3" else "" for m in methods}
+    problems = {"": problem, "_sr3": sr_problem}
     reps = 3 if args.tiny else 30
     report: dict = {"preset": prior.name, "size": prior.resolution, "device": torch.cuda.get_device_name(device)
-                    if device.type == "cuda" else "cpu", "torch": torch.__version__, "task": "inpaint box half, sigma_y 0.05",
+                    if device.type == "cuda" else "cpu", "torch": torch.__version__,
+                    "task": "inpaint box half, sigma_y 0.05 (sr3: sr4, sigma_y 0.05)",
                     "fast_mode": {"dtype": "bf16", "channels_last": True, "compile": args.compile}, "runs": []}
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}), flush=True)
 
@@ -177,34 +217,40 @@ def main() -> None:
         report["floor_eager_fp32_b1"] = floor_ms(prior, 1, device, reps)
         print("floor eager fp32 b1", report["floor_eager_fp32_b1"], flush=True)
     if not args.no_agreement:
-        op, y = problem(prior.resolution, 1, device)
         for m in methods:
-            eager_outputs[m] = run_solver(m, agree[m], prior, op, y, device)[0].x
+            key = prior_key[m]
+            op, y = problems[key](prior.resolution, 1, device)
+            eager_outputs[m] = run_solver(m, agree[m], priors[key], op, y, device)[0].x
 
     reference = probe(prior, device)
     start = time.perf_counter()
-    prior.configure(dtype="bf16", channels_last=True, compile=False if args.compile == "none" else args.compile)
+    for p in priors.values():
+        p.configure(dtype="bf16", channels_last=True, compile=False if args.compile == "none" else args.compile)
     for batch in (int(b) for b in args.batches.split(",")):
-        op, y = problem(prior.resolution, batch, device)
-        t0 = time.perf_counter()
-        floor = floor_ms(prior, batch, device, reps)
-        floor["first_calls_s"] = time.perf_counter() - t0  # includes compiling both graphs at this shape
-        report[f"floor_fast_b{batch}"] = floor
+        floors = {}
+        for key, p in priors.items():
+            t0 = time.perf_counter()
+            floors[key] = floor_ms(p, batch, device, reps)
+            floors[key]["first_calls_s"] = time.perf_counter() - t0  # includes compiling both graphs at this shape
+            report[f"floor_fast_b{batch}{key}"] = floors[key]
+            print(f"floor fast b{batch}{key}", floors[key], flush=True)
         if batch == 1:
             fast = probe(prior, device)
             report["fast_vs_eager_fp32_b1"] = {"eps_rel_l2": rel_l2(fast[0], reference[0]),
                                                "input_grad_rel_l2": rel_l2(fast[1], reference[1])}
-        print(f"floor fast b{batch}", floor, flush=True)
         for m in methods:
-            run_solver(m, warm[m], prior, op, y, device)  # settles every remaining graph of this solver's loop
-            res, seconds, peak = run_solver(m, full[m], prior, op, y, device)
+            key = prior_key[m]
+            p, floor = priors[key], floors[key]
+            op, y = problems[key](prior.resolution, batch, device)
+            run_solver(m, warm[m], p, op, y, device)  # settles every remaining graph of this solver's loop
+            res, seconds, peak = run_solver(m, full[m], p, op, y, device)
             per_call = floor["forward_backward_ms"] if m == "dps" else floor["forward_ms"]
             row = {"method": m, "batch": batch, "settings": full[m], "nfe": res.nfe, "seconds_total": seconds,
                    "seconds_per_image": seconds / batch, "ms_per_nfe": 1e3 * seconds / res.nfe,
                    "floor_ms_per_call": per_call, "overhead_ratio": 1e3 * seconds / (res.nfe * per_call),
                    "images_per_minute": 60 * batch / seconds, "peak_mib": peak}
             if batch == 1 and m in eager_outputs:
-                fast_short = run_solver(m, agree[m], prior, op, y, device)[0].x
+                fast_short = run_solver(m, agree[m], p, op, y, device)[0].x
                 row["agreement"] = {"settings": agree[m], "psnr_fast_vs_eager_fp32_db": psnr(fast_short, eager_outputs[m])}
             report["runs"].append(row)
             print(json.dumps(row), flush=True)

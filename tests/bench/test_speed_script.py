@@ -16,11 +16,12 @@ def test_solver_speed_script_runs_tiny_on_cpu(tmp_path):
     subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300)
     report = json.loads((tmp_path / "solvers.json").read_text())
     runs = {(r["method"], r["batch"]): r for r in report["runs"]}
-    assert set(runs) == {(m, b) for m in ("dps", "repaint", "ddrm") for b in (1, 2)}
+    assert set(runs) == {(m, b) for m in ("dps", "repaint", "ddrm", "sr3") for b in (1, 2)}
     assert runs[("repaint", 1)]["nfe"] == 10 and runs[("dps", 2)]["nfe"] == 4  # tiny schedules, per image
     for r in runs.values():
         assert r["seconds_per_image"] > 0 and r["overhead_ratio"] > 0
-    for m in ("dps", "repaint", "ddrm"):  # bf16 vs fp32 on the same seeds: close, not identical
+    assert report["floor_fast_b1_sr3"]["forward_ms"] > 0  # SR3's conditional network has its own floor
+    for m in ("dps", "repaint", "ddrm", "sr3"):  # bf16 vs fp32 on the same seeds: close, not identical
         assert 20 < runs[(m, 1)]["agreement"]["psnr_fast_vs_eager_fp32_db"] < float("inf")
     assert report["fast_vs_eager_fp32_b1"]["eps_rel_l2"] < 0.1
     assert report["floor_eager_fp32_b1"]["forward_ms"] > 0 and report["floor_fast_b2"]["forward_backward_ms"] > 0
