@@ -30,6 +30,14 @@ for clean images with a printed note, and never resizes a measurement.
 protocol draws (mask, kernel, noise) come first, then the solver continues on the same
 generator. An image's result therefore does not depend on the batch it is in; seed 0 is a seed.
 
+**Speed.** ``fast=True`` (CLI ``--fast``, CUDA only) runs the prior's network with bf16 autocast,
+channels_last memory and ``torch.compile(mode="reduce-overhead")`` (CUDA graphs), see
+:mod:`invdiff.priors.fast`, and the solver draws its noise from one CUDA generator per image,
+seeded ``seed + i`` too (a CPU generator would cost a blocking host→device copy per step); the
+measurement is still drawn on the CPU generator, so it is the same in both modes. Results then
+differ slightly from the default fp32 path, and the first call at a shape compiles (a minute or
+more for a large network). The configured prior is a separate object from the fp32 one.
+
 **Types.** ``image`` is a torch tensor (C×H×W or N×C×H×W, float in [0, 1] or uint8), a numpy
 array (H×W, H×W×C or N×H×W×C; uint8, uint16 or float in [0, 1]) or a PIL image; a 2nd or 4th
 channel is alpha. The restored image comes back in the same type, dtype and layout (grayscale
@@ -40,8 +48,10 @@ for inpainting — so ``solve(result.measurement, …)`` solves the same problem
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import inspect
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,11 +228,24 @@ def merge_operator(cases: list[Case]) -> operators.Operator:
     return operators.Inpainting(torch.stack([c.mask for c in cases]), channels=first.channels, noise=first.noise)
 
 
-def solve_cases(cases: list[Case], solver, prior, device: str | torch.device = "cpu", progress: bool = False):
-    """Solve a batch of cases with equal keys in one call; returns the solver's ``SolveResult``."""
+def sampler_generators(cases: list[Case], device: str | torch.device, fast: bool = False) -> list[torch.Generator]:
+    """The solver's generator per case: the case's own (CPU, continuing after the protocol draws), or with
+    ``fast`` a new generator on ``device`` seeded with the case's seed (noise drawn where it is used)."""
+    if not fast:
+        return [c.generator for c in cases]
+    return [torch.Generator(device).manual_seed(c.generator.initial_seed()) for c in cases]
+
+
+def solve_cases(cases: list[Case], solver, prior, device: str | torch.device = "cpu", progress: bool = False,
+                fast: bool = False):
+    """Solve a batch of cases with equal keys in one call; returns the solver's ``SolveResult``.
+
+    ``fast``: the sampler's noise comes from CUDA generators (:func:`sampler_generators`); the
+    prior itself must already be configured (:func:`get_prior` with ``fast=True``).
+    """
     y = torch.cat([c.y for c in cases]).to(device=device, dtype=torch.float32)
     shape = (len(cases), prior.channels, prior.resolution, prior.resolution)
-    return solver.solve(y, merge_operator(cases), prior, generator=[c.generator for c in cases],
+    return solver.solve(y, merge_operator(cases), prior, generator=sampler_generators(cases, device, fast),
                         image_shape=shape, progress=progress)
 
 
@@ -237,25 +260,63 @@ def group_cases(indices: list[int], cases: dict[int, Case], batch_size: int) -> 
     return groups
 
 
+# -- speed modes ---------------------------------------------------------------------------------
+#: What ``fast=True`` / ``--fast`` sets on the prior (:meth:`~invdiff.priors.DiffusionPrior.configure`).
+FAST_SPEED: dict[str, Any] = {"dtype": "bf16", "channels_last": True, "compile": "reduce-overhead"}
+
+
+def speed_mode(fast: bool) -> str:
+    """The recorded name of a speed mode: ``"fast"`` or ``"fp32"`` (eager float32, the default)."""
+    return "fast" if fast else "fp32"
+
+
+def check_fast(device: str | torch.device, flag: str = "fast=True", hint: str = "drop it on the CPU") -> None:
+    """Raise a one-sentence :class:`UsageError` unless ``device`` is a CUDA device (what fast mode needs)."""
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        raise UsageError(f"{flag} needs a CUDA device (bf16 autocast + CUDA graphs) but the device is {dev}; {hint}.")
+
+
 # -- priors and solvers -------------------------------------------------------------------------
 _PRIORS: dict[tuple, Any] = {}
+#: loaded prior instance → its fast-configured copy (the caller's object is never reconfigured)
+_FAST_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def get_prior(prior, device: str | torch.device | None = None, architecture=None):
+def _fast_copy(prior):
+    """``prior`` configured with :data:`FAST_SPEED`: itself if it already is, else a copy made once per object."""
+    from .priors.fast import SpeedConfig
+
+    if prior.speed == SpeedConfig(**FAST_SPEED):
+        return prior
+    fast = _FAST_COPIES.get(prior)
+    if fast is None or fast.device != prior.device:
+        # the copy gets its own runner from configure(): never deep-copy a (possibly compiled) one
+        fast = copy.deepcopy(prior, {id(prior._runner): None}).configure(**FAST_SPEED)
+        _FAST_COPIES[prior] = fast
+    return fast
+
+
+def get_prior(prior, device: str | torch.device | None = None, architecture=None, fast: bool = False):
     """A :class:`~invdiff.priors.DiffusionPrior` from a name or path (loaded once, then cached) or an instance.
 
     ``device=None`` keeps an instance where it is and loads a name or path onto the CPU.
+    ``fast=True`` gives a prior configured with :data:`FAST_SPEED`: a name or path is loaded into
+    its own cache entry, and an instance is copied once (it keeps its own settings), so a fast
+    prior never leaks into a later fp32 call. The device is not checked here (see :func:`check_fast`).
     """
     from .priors import DiffusionPrior, load_prior
 
     if isinstance(prior, DiffusionPrior):
-        return prior if device is None else prior.to(device)
+        prior = prior if device is None else prior.to(device)
+        return _fast_copy(prior) if fast else prior
     device = device or "cpu"
     path = Path(str(prior)).expanduser()
     stamp = (str(path.resolve()), path.stat().st_mtime) if path.exists() else str(prior)
-    key = (stamp, str(device), str(architecture))
+    key = (stamp, str(device), str(architecture), speed_mode(fast))
     if key not in _PRIORS:
-        _PRIORS[key] = load_prior(prior, architecture=architecture, device=device)
+        loaded = load_prior(prior, architecture=architecture, device=device)
+        _PRIORS[key] = loaded.configure(**FAST_SPEED) if fast else loaded
     return _PRIORS[key]
 
 
@@ -340,7 +401,7 @@ def _as_mask(mask, n: int) -> torch.Tensor | None:
 def solve(image, *, task: str, method, prior=None, mask=None, kernel=None, scale: int | None = None,
           quality: int | None = None, sigma_y: float | None = None, steps: int | None = None, seed: int = 0,
           device: str | torch.device | None = None, degrade: bool | None = None, protocol: dict | None = None,
-          architecture=None, progress: bool = False, **method_settings) -> SolveOutput:
+          architecture=None, progress: bool = False, fast: bool = False, **method_settings) -> SolveOutput:
     """Restore ``image`` with ``method`` (a name or a solver) under ``prior`` (a name, path or prior).
 
     ``prior=None`` takes the method's default: faces64, or faces64-sr4 for the conditional ``sr3``.
@@ -351,16 +412,29 @@ def solve(image, *, task: str, method, prior=None, mask=None, kernel=None, scale
     where ``prior`` is when it is a loaded prior; ``protocol`` overrides the task's
     protocol parameters (e.g. ``{"mask_kind": "random"}``); ``architecture`` is for
     guided-diffusion ``.pt`` priors. Errors are ``ValueError``s with one sentence.
+
+    ``fast=True`` (CUDA only: pass ``device="cuda"`` or a prior on the GPU; on the CPU it is a
+    :class:`UsageError` before any work) runs the network in bf16 autocast with channels_last and
+    ``torch.compile(mode="reduce-overhead")`` and draws the solver's noise from CUDA generators
+    seeded ``seed + i``: results differ slightly from the default fp32 path, and the first call
+    compiles (a minute or more for a large prior). A prior passed as an object is not changed:
+    a configured copy of it is made once and reused. ``settings["speed"]`` says which mode ran.
     """
+    from .priors import DiffusionPrior
+
     _check_task(task)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise UsageError(f"seed must be an int >= 0 (0 is a seed like any other), got {seed!r}.")
+    fast = bool(fast)
+    if fast:
+        target = device if device is not None else prior.device if isinstance(prior, DiffusionPrior) else "cpu"
+        check_fast(target, "fast=True", "pass device='cuda' (or a prior on the GPU), or drop fast=True on the CPU")
     pixels, alpha, kind = imageio.to_batch(image)
     n = pixels.shape[0]
     solver = get_solver(method, steps, **method_settings)
     from .solvers import default_prior, prior_mismatch
 
-    prior_obj = get_prior(default_prior(solver) if prior is None else prior, device, architecture)
+    prior_obj = get_prior(default_prior(solver) if prior is None else prior, device, architecture, fast)
     mismatch = prior_mismatch(solver, prior_obj)
     if mismatch is not None:
         raise UsageError(mismatch)
@@ -381,7 +455,7 @@ def solve(image, *, task: str, method, prior=None, mask=None, kernel=None, scale
     solver.check(cases[0].operator)
     restored, nfe, seconds = {}, 0, 0.0
     for group in group_cases(list(range(n)), dict(enumerate(cases)), batch_size=n):
-        result = solve_cases([cases[i] for i in group], solver, prior_obj, device, progress)
+        result = solve_cases([cases[i] for i in group], solver, prior_obj, device, progress, fast)
         restored.update({i: result.x[j].cpu() for j, i in enumerate(group)})
         nfe, seconds = result.nfe, seconds + result.seconds
     x = torch.stack([restored[i] for i in range(n)])
@@ -389,6 +463,7 @@ def solve(image, *, task: str, method, prior=None, mask=None, kernel=None, scale
     y_alpha = torch.cat([c.mask for c in cases]) if task == "inpaint" else None
     settings = {"task": task, "method": solver.name, "solver": solver.settings(), "prior": prior_obj.name,
                 "resolution": prior_obj.resolution, "seed": int(seed), "device": str(device),
-                "sigma_y": cases[0].details["sigma_y"], "images": [c.details for c in cases]}
+                "speed": speed_mode(fast), "sigma_y": cases[0].details["sigma_y"],
+                "images": [c.details for c in cases]}
     return SolveOutput(imageio.from_batch(x, kind), imageio.from_batch(y, kind, y_alpha), nfe, seconds, int(seed),
                        settings, x, cases, prior_obj, solver)

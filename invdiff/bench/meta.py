@@ -3,8 +3,9 @@
 It records the suite, the code version (package version, git commit and whether the tree was
 dirty), the prior's name and sha256, every task's σ_y and protocol, every method's
 hyper-parameters (or why it was not run), the metric definitions (SSIM window, LPIPS backbone
-and its sha256), and one entry per run (device, torch version, world size, command). A resumed
-run must have the same protocol fingerprint: otherwise its rows would mix two experiments.
+and its sha256), and one entry per run (device, torch version, world size, command, speed mode
+``fp32`` or ``fast``). A resumed run must have the same protocol fingerprint: otherwise its rows
+would mix two experiments (the speed mode is checked on the rows themselves, by the runner).
 """
 
 from __future__ import annotations

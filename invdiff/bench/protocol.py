@@ -9,7 +9,9 @@ Every random draw is tied to one image, never to a batch, a rank or a run:
   methods: their differences are not noise draws),
 
 where ``H`` is the first 63 bits of a sha256. So results do not depend on the batch size, the
-number of GPUs, the image limit, or which run of a resumed benchmark produced them.
+number of GPUs, the image limit, or which run of a resumed benchmark produced them. The
+measurement generator is always a CPU one; in fast mode (``--fast``) the sampler generator is a
+CUDA generator with the same seed (a different stream of numbers: fast rows are not fp32 rows).
 """
 
 from __future__ import annotations
@@ -95,8 +97,10 @@ def measurement_generator(suite: Suite, task: TaskSpec, image: BenchImage) -> to
     return torch.Generator().manual_seed(derive_seed(suite.seed, task.label, image.name, "measurement"))
 
 
-def sampler_generator(suite: Suite, task: TaskSpec, image: BenchImage) -> torch.Generator:
-    return torch.Generator().manual_seed(derive_seed(suite.seed, task.label, image.name, "sampler"))
+def sampler_generator(suite: Suite, task: TaskSpec, image: BenchImage,
+                      device: str | torch.device = "cpu") -> torch.Generator:
+    """The image's sampler generator, on ``device`` (CUDA in fast mode: the noise is drawn where it is used)."""
+    return torch.Generator(device).manual_seed(derive_seed(suite.seed, task.label, image.name, "sampler"))
 
 
 def measure(suite: Suite, task: TaskSpec, image: BenchImage, x: torch.Tensor) -> Measured:

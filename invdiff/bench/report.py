@@ -105,7 +105,16 @@ def _task_section(label: str, info: dict, table: list[dict], plan: list[dict], l
     return [*lines, ""]
 
 
-def _header(meta: dict, n_images: int, wall_seconds: float | None) -> list[str]:
+def _speed_line(rows: list[dict]) -> str:
+    """How the networks ran, from the rows (rows written before speed modes existed are fp32)."""
+    modes = sorted({r.get("speed", "fp32") for r in rows}) or ["fp32"]
+    text = {"fp32": "fp32 (eager float32)",
+            "fast": "fast (bf16 autocast, channels_last, torch.compile reduce-overhead, CUDA sampler generators; "
+                    "differs slightly from fp32; compilation not timed)"}
+    return f"- speed mode: {', '.join(text.get(m, m) for m in modes)}"
+
+
+def _header(meta: dict, n_images: int, wall_seconds: float | None, rows: list[dict] | None = None) -> list[str]:
     suite, prior, metrics, code = meta["suite"], meta.get("prior") or {}, meta["metrics"], meta["code"]
     ssim = metrics["ssim"]
     lp = metrics["lpips"]
@@ -120,7 +129,8 @@ def _header(meta: dict, n_images: int, wall_seconds: float | None) -> list[str]:
              f"- code: invdiff {code['invdiff']}, commit {code.get('commit')}{' (dirty tree)' if code.get('dirty') else ''}",
              f"- metrics: RGB in [0, 1], no border crop; SSIM Gaussian {ssim['size']}×{ssim['size']} σ={ssim['sigma']}; {lp_text}",
              "- σ_y on the [-1, 1] scale (std σ_y/2 added on [0, 1]); ± is the 95 % Student-t interval of the mean",
-             f"- devices: {', '.join(devices)}; torch {runs[-1]['torch'] if runs else '?'}"]
+             f"- devices: {', '.join(devices)}; torch {runs[-1]['torch'] if runs else '?'}",
+             _speed_line(rows or [])]
     if wall_seconds is not None:
         lines.append(f"- wall time of the last run: {wall_seconds:.1f} s")
     if runs and runs[-1].get("command"):
@@ -145,7 +155,7 @@ def write_report(out: str | Path, images: list | None = None, wall_seconds: floa
     table = aggregate(rows, order)
     write_csv(out / "results.csv", table)
     lpips_note = meta["metrics"]["lpips"].get("unavailable") or "LPIPS-AlexNet needs images of at least 32×32."
-    lines = _header(meta, n_images, wall_seconds)
+    lines = _header(meta, n_images, wall_seconds, rows)
     grid_names = sorted({r["image"] for r in rows if r["index"] < meta["suite"]["grid_images"]},
                         key=lambda n: next(r["index"] for r in rows if r["image"] == n))
     written = {"csv": out / "results.csv", "md": out / "results.md"}

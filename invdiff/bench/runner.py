@@ -5,6 +5,15 @@ Rank ``r`` of ``W`` takes images ``r, r+W, …`` of the sorted list, skips rows 
 (:mod:`invdiff.bench.protocol`), runs the baselines on the CPU and the diffusion methods on its
 device, and appends one row per image. After a barrier rank 0 merges the shards and writes the
 report. Without ``torchrun`` the same code is one rank of one.
+
+**Fast mode** (``fast=True``, ``invdiff bench --fast``, CUDA only): every loaded prior runs with
+:data:`invdiff.api.FAST_SPEED` (bf16 autocast, channels_last, ``torch.compile`` with CUDA graphs)
+and the sampler generators are CUDA generators with the protocol's sampler seeds; the measurement
+generators stay on the CPU, so every method, in either mode, sees the same measurements. The first
+batch of each (task, method, batch size) is solved once untimed before the timed solve, so the
+seconds do not include compilation. Every row and the run's record in ``meta.json`` say
+``"speed": "fast"`` or ``"fp32"``, and a folder never mixes the two: resuming one whose rows were
+made in the other mode is an error.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from .. import api
 from ..baselines import run_baseline, why_not
 from ..metrics import Metrics
 from ..solvers import build_solver
@@ -140,7 +150,12 @@ class Runner:
     def __init__(self, suite: Suite, out: str | Path, data: str | Path | None = None, limit: int | None = None,
                  device: str | None = None, batch_size: int | None = None, save_images: bool = False,
                  prior: str | None = None, lpips_weights: str | None = None, progress: bool = True,
-                 command: list[str] | None = None) -> None:
+                 command: list[str] | None = None, fast: bool = False) -> None:
+        self.fast = bool(fast)
+        self.speed = api.speed_mode(self.fast)
+        if self.fast:  # before any work: fast mode needs bf16 autocast and CUDA graphs
+            api.check_fast(resolve_device(device, int(os.environ.get("LOCAL_RANK", "0"))), "--fast (fast=True)")
+        self._warm: set[tuple[str, str, int]] = set()  # (task, method, batch size) already compiled
         self.suite, self.out = suite, Path(out)
         self.images = suite_images(suite, data_root(data), limit)
         self.batch_size = int(batch_size or suite.batch_size)
@@ -170,6 +185,8 @@ class Runner:
                     loaded[source] = load_prior(source, device=self.device)
                 except FileNotFoundError as err:
                     raise FileNotFoundError(f"suite {self.suite.name!r}, method {m.label!r}: {err}") from None
+                if self.fast:  # the runner's own objects: configured in place
+                    loaded[source].configure(**api.FAST_SPEED)
             mismatch = prior_mismatch(m.method, loaded[source])
             if mismatch is not None:
                 raise ValueError(f"suite {self.suite.name!r}, method {m.label!r}: {mismatch}")
@@ -184,9 +201,11 @@ class Runner:
         start = time.time()
         self.out.mkdir(parents=True, exist_ok=True)
         plans = {t.label: self._plan(t) for t in self.suite.tasks}
+        rows = all_rows(self.out)
+        self._check_speed(rows)
         check_or_write_meta(self.out, self.suite, prior_record(self.prior, self.prior_source), self.metrics, plans,
                             self._run_record(), write=self.dist.rank == 0)
-        done = {row_key(r) for r in all_rows(self.out)}
+        done = {row_key(r) for r in rows}
         mine = self.images[self.dist.rank::self.dist.world]
         with writer_for(self.out, self.dist.rank, self.dist.world) as writer:
             for task in self.suite.tasks:
@@ -198,6 +217,15 @@ class Runner:
         self.dist.barrier()
         self.dist.close()
         return self.out
+
+    def _check_speed(self, rows: list[dict[str, Any]]) -> None:
+        """Refuse to add rows of one speed mode to a folder holding rows of the other (older rows: fp32)."""
+        other = [r for r in rows if r.get("speed", "fp32") != self.speed]
+        if other:
+            theirs = other[0].get("speed", "fp32")
+            how = "with --fast (fast=True)" if theirs == "fast" else "without --fast (fast=False)"
+            raise api.UsageError(f"{self.out} holds {len(other)} row(s) computed in {theirs} mode but this run is in "
+                                 f"{self.speed} mode; one table never mixes the two: rerun {how}, or pass a new --out.")
 
     def _plan(self, task: TaskSpec) -> list[Entry]:
         first = self.images[0]
@@ -250,7 +278,8 @@ class Runner:
                     imgio.save(self.out, task.label, entry.label, im.name, restored[j:j + 1])
                 rows.append({"task": task.label, "method": entry.label, "kind": entry.kind, "image": im.name,
                              "index": im.index, **{k: v[j] for k, v in scores.items()}, **info,
-                             "batch": len(group), "rank": self.dist.rank, "device": str(self.device)})
+                             "batch": len(group), "rank": self.dist.rank, "device": str(self.device),
+                             "speed": self.speed})
         return rows
 
     def _solve(self, task: TaskSpec, entry: Entry, group: list[BenchImage], op, y: torch.Tensor):
@@ -261,12 +290,20 @@ class Runner:
             seconds = time.perf_counter() - t0
             return out, {"nfe": 0, "backprop": False, "seconds": seconds / n, "peak_mem_mb": None}
         cuda = self.device.type == "cuda"
+        prior = entry.prior if entry.prior is not None else self.prior
+        gen_device = self.device if self.fast else "cpu"
+
+        def solve():
+            gens = [sampler_generator(self.suite, task, im, gen_device) for im in group]
+            return entry.solver.solve(y.to(self.device), copy.deepcopy(op).to(self.device), prior,
+                                      generator=gens, image_shape=self._shape(n), progress=False)
+
+        if self.fast and (task.label, entry.label, n) not in self._warm:
+            solve()  # compiles this shape's graphs; the same solve again below is the timed one
+            self._warm.add((task.label, entry.label, n))
         if cuda:
             torch.cuda.reset_peak_memory_stats(self.device)
-        gens = [sampler_generator(self.suite, task, im) for im in group]
-        prior = entry.prior if entry.prior is not None else self.prior
-        result = entry.solver.solve(y.to(self.device), copy.deepcopy(op).to(self.device), prior,
-                                    generator=gens, image_shape=self._shape(n), progress=False)
+        result = solve()
         peak = torch.cuda.max_memory_allocated(self.device) / 2**20 if cuda else None
         return result.x.float().cpu(), {"nfe": result.nfe, "backprop": result.backprop,
                                         "seconds": result.seconds / n, "peak_mem_mb": peak}
@@ -276,6 +313,7 @@ class Runner:
         return {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": self.command,
                 "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
                 "world_size": self.dist.world, "batch_size": self.batch_size, "images": len(self.images),
+                "speed": self.speed, **({"fast_mode": dict(api.FAST_SPEED)} if self.fast else {}),
                 "torch": torch.__version__, "cuda": torch.version.cuda, "threads": torch.get_num_threads()}
 
 

@@ -17,13 +17,18 @@ What ``--input`` means, which sizes work and what is written (README, "Command l
   maximum), a side-by-side PNG and the effective settings as YAML. Every file is written
   atomically and none is overwritten without ``--overwrite``; all outputs are checked before
   any work starts.
+* **Speed.** ``--fast`` (CUDA only) runs the network in bf16 autocast with channels_last and
+  ``torch.compile(mode="reduce-overhead")`` and draws the sampler's noise from CUDA generators
+  seeded like the CPU ones; the measurement of a clean input is drawn as without it. Results
+  differ slightly from the default fp32 path; the first batch compiles (a minute or more for a
+  large prior). The settings record ``speed: fast`` (default ``fp32``).
 * **Folders.** Images directly in the folder, sorted by name; image ``i`` uses seed + i. They
   are solved in batches (``--batch-size``) under one progress bar; a failing file is reported
   on one line and the others go on; the exit status is then 1.
 * **Exit codes.** 0 success; 1 bad data or environment (unreadable/corrupt image, wrong size,
   bad mask or kernel, missing weights, no GPU for ``--device cuda``, any failed file); 2 usage
-  (unknown or conflicting options, unknown task/method/prior, unsupported method × task pair,
-  missing input path, an output that exists). Errors are one line on stderr; set
+  (unknown or conflicting options, ``--fast`` on the CPU, unknown task/method/prior, unsupported
+  method × task pair, missing input path, an output that exists). Errors are one line on stderr; set
   ``INVDIFF_DEBUG=1`` to see tracebacks of unexpected errors.
 """
 
@@ -87,6 +92,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--seed", type=int, help="random seed (default 0; image i of a folder uses seed + i)")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     g.add_argument("--batch-size", type=int, help="images per solver call for folders (default 8)")
+    g.add_argument("--fast", action="store_true",
+                   help="CUDA only: run the network in bf16 autocast with channels_last and "
+                        "torch.compile(mode='reduce-overhead') (CUDA graphs), and draw the sampler's noise from CUDA "
+                        "generators seeded from the same seeds; results then differ slightly from the default fp32 "
+                        "path, and the first call compiles for a minute or more (an error on the CPU)")
     g.add_argument("--config", action="append", default=[], help="YAML settings file (repeatable; later wins)")
     g = p.add_argument_group("output on screen")
     g.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -176,12 +186,12 @@ def _check_flags(args: argparse.Namespace, task: str) -> None:
         raise api.UsageError(f"--quality must be in 1..100 (IJG scale), got {args.quality}.")
 
 
-def _load_prior(settings: dict, device: torch.device):
+def _load_prior(settings: dict, device: torch.device, fast: bool = False):
     from ..priors import BUILTIN_PRIORS
 
     name = settings["prior"]
     try:
-        return api.get_prior(name, device, settings["prior_architecture"])
+        return api.get_prior(name, device, settings["prior_architecture"], fast)
     except FileNotFoundError as err:
         if name in BUILTIN_PRIORS:
             raise RuntimeError(f"{err} Train or download them, or pass --prior PATH.") from None
@@ -264,6 +274,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         raise api.UsageError(f"--{'task' if task is None else 'method'} is required (as a flag or in a --config file).")
     _check_flags(args, task)
     device = resolve_device(settings["device"])
+    if args.fast:
+        api.check_fast(device, "--fast")
     from ..solvers import compatibility
 
     reason = compatibility([task])[method][task]
@@ -274,15 +286,19 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     folder = Path(args.input).is_dir()
     mask = None if args.mask is None else imageio.read_mask(args.mask, args.invert_mask)
     kernel = None if args.kernel is None else imageio.read_kernel(args.kernel)
-    prior = _load_prior(settings, device)
+    prior = _load_prior(settings, device, args.fast)
     from ..solvers import prior_mismatch
 
     mismatch = prior_mismatch(solver, prior)
     if mismatch is not None:
         raise api.UsageError(f"{mismatch} Pass --prior.")
-    effective = {**settings, "device": str(device), "solver": solver.settings(), "prior_resolution": prior.resolution}
+    effective = {**settings, "device": str(device), "speed": api.speed_mode(args.fast), "solver": solver.settings(),
+                 "prior_resolution": prior.resolution}
     if args.verbose:
         console.say("effective settings:\n" + config.dump(outputs.plain(effective)).rstrip())
+    if args.fast:
+        console.say(f"--fast on {device}: bf16 autocast + channels_last + CUDA graphs; the first batch compiles the "
+                    "network first (a minute or more for a large prior)")
     if mask is not None:
         console.say(f"mask {args.mask}: {100 * (1 - float(mask.mean())):.1f} % of pixels to fill")
     prepared, failed = {}, {}
@@ -305,7 +321,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     for group in api.group_cases(sorted(prepared), {i: p.case for i, p in prepared.items()}, settings["batch_size"]):
         try:
             result = api.solve_cases([prepared[i].case for i in group], solver, prior, device,
-                                     progress=not (args.quiet or folder))
+                                     progress=not (args.quiet or folder), fast=args.fast)
             nfe = result.nfe
             for j, i in enumerate(group):
                 outputs.write(prepared[i], result.x[j:j + 1].cpu(), plans[i], result, effective, args,
@@ -323,6 +339,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     done = len(inputs) - len(failed)
     where = plans[min(prepared)].main.parent if folder and prepared else plans[0].main if prepared else "-"
     tail = f"; {len(failed)} failed (listed above)" if failed else ""
+    mode = ", fast mode" if args.fast else ""
     console.say(f"restored {done} of {len(inputs)} image(s) in {time.perf_counter() - start:.1f} s, NFE {nfe} per "
-                f"image, seed {settings['seed']} → {where}{tail}  [invdiff {__version__}]")
+                f"image, seed {settings['seed']}{mode} → {where}{tail}  [invdiff {__version__}]")
     return 1 if failed else 0
