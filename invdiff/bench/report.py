@@ -95,9 +95,11 @@ def _task_section(label: str, info: dict, table: list[dict], plan: list[dict], l
                      f"{_pm(s['ssim_mean'], s['ssim_ci95'], 3)} | {_pm(s['lpips_mean'], s['lpips_ci95'], 3)} | "
                      f"{delta} | {s['nfe']:.0f} | {'yes' if s['backprop'] else 'no'} | "
                      f"{s['seconds_per_image']:.3g} | {peak} |")
+    reasons: dict[str, list[str]] = {}  # one line per reason: "sr3, sr3-100 not run: …"
     for e in plan:
         if e["not_run"]:
-            lines.append(f"\n{e['label']} not run: {e['not_run']}")
+            reasons.setdefault(e["not_run"], []).append(e["label"])
+    lines += [f"\n{', '.join(labels)} not run: {reason}" for reason, labels in reasons.items()]
     if any(math.isnan(s["lpips_mean"]) for s in rows):
         lines.append(f"\nLPIPS n/a: {lpips_note}")
     if grid is not None:

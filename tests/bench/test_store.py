@@ -55,3 +55,13 @@ def test_merge_appends_missing_rows_once_and_removes_shards(tmp_path):
     assert next(r for r in rows if r["image"] == "a")["psnr"] == 1.0  # the first row of a key wins
     assert not list((tmp_path / "shards").glob("*.jsonl"))
     assert merge_shards(tmp_path) == 0 and len(read_rows(tmp_path / RESULTS)) == 4
+
+
+def test_methods_not_run_for_the_same_reason_share_one_line():
+    from invdiff.bench.report import _task_section
+
+    plan = [{"label": "sr3", "not_run": "only sr4."}, {"label": "sr3-100", "not_run": "only sr4."},
+            {"label": "ddrm", "not_run": "no SVD."}, {"label": "dps", "not_run": None}]
+    text = "\n".join(_task_section("jpeg10", {"task": "jpeg", "sigma_y": 0.0}, [], plan, "", None))
+    assert "sr3, sr3-100 not run: only sr4." in text and "ddrm not run: no SVD." in text
+    assert text.count("not run") == 2 and "dps not run" not in text
