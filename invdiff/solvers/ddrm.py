@@ -42,7 +42,7 @@ class DDRM(Solver):
         return None
 
     def _solve(self, y, operator, prior, generator: Generators, image_shape, progress):
-        sched = prior.schedule.respace(self.steps) if self.steps != len(prior.schedule) else prior.schedule
+        sched = prior.schedule.respace(self.steps)  # all steps: the training schedule itself
         abar = sched.alphas_cumprod.tolist()
         n, dim = image_shape[0], math.prod(image_shape[1:])
         y_bar_d, y_std_d, measured_d = spectral_measurement(y, operator, image_shape)

@@ -57,7 +57,7 @@ class DPS(Solver):
     def _solve(self, y, operator, prior, generator: Generators, image_shape, progress):
         zeta = self.zeta if self.zeta is not None else PAPER_ZETA.get(operator.name, 1.0)
         A = self._forward_model(operator)
-        sched = prior.schedule.respace(self.steps) if self.steps != len(prior.schedule) else prior.schedule
+        sched = prior.schedule.respace(self.steps)  # all steps: the training schedule itself
         posterior = sched.posterior_table()
         timesteps = timesteps_on(sched, y.device)
         x = randn(image_shape, generator, y.device, y.dtype)

@@ -87,7 +87,7 @@ class RePaint(Solver):
         return None
 
     def _solve(self, y, operator, prior, generator: Generators, image_shape, progress):
-        sched = prior.schedule.respace(self.steps) if self.steps != len(prior.schedule) else prior.schedule
+        sched = prior.schedule.respace(self.steps)  # all steps: the training schedule itself
         abar, betas, posterior = sched.alphas_cumprod.tolist(), sched.betas.tolist(), sched.posterior_table()
         n = image_shape[0]
         if operator.linear:

@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from ..priors.conditional import ConditioningError, is_conditional
-from .base import Generators, Solver, UnsupportedTaskError, prior_space_measurement, randn
+from .base import Generators, Solver, UnsupportedTaskError, prior_space_measurement, randn, timesteps_on
 
 
 class SR3(Solver):
@@ -84,9 +84,9 @@ class SR3(Solver):
         if tuple(operator.input_shape_for(y)) != tuple(image_shape):
             raise ValueError(f"a {tuple(y.shape[-2:])} measurement ×{operator.factor} gives images of "
                              f"{tuple(operator.input_shape_for(y))}, not {tuple(image_shape)}.")
-        sched = prior.schedule.respace(self.steps) if self.steps != len(prior.schedule) else prior.schedule
+        sched = prior.schedule.respace(self.steps)  # all steps: the training schedule itself
         abar, posterior = sched.alphas_cumprod.tolist(), sched.posterior_table()
-        timesteps = sched.timesteps.to(y.device)
+        timesteps = timesteps_on(sched, y.device)
         n = image_shape[0]
         c = prior.conditioning.condition(prior_space_measurement(y, operator, image_shape)).to(y.dtype)
         x = randn(image_shape, generator, y.device, y.dtype)

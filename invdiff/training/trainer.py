@@ -29,6 +29,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from operators import trusted_inputs
+
 from ..priors.conditional import SRConditioning
 from ..priors.native import write_prior
 from ..priors.sampling import ddpm_sample
@@ -114,8 +116,6 @@ def sr_condition(x0: torch.Tensor, operator, conditioning: SRConditioning, gener
     exactly the [0, 1] protocol's measurement mapped by 2y − 1); σ ~ U[0, σ_max] per image unless
     ``sigma`` fixes it (on the [-1, 1] scale). σ, then ε, are drawn on ``generator``'s device.
     """
-    from operators.base import trusted_inputs
-
     n, dev = x0.shape[0], generator.device
     with torch.autocast(x0.device.type, enabled=False), trusted_inputs():  # x0 comes from our own data
         y = operator.apply(x0.float())
