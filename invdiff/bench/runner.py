@@ -9,15 +9,17 @@ report. Without ``torchrun`` the same code is one rank of one.
 **Fast mode** (``fast=True``, ``invdiff bench --fast``, CUDA only): every loaded prior runs with
 :data:`invdiff.api.FAST_SPEED` (bf16 autocast, channels_last, ``torch.compile`` with CUDA graphs)
 and the sampler generators are CUDA generators with the protocol's sampler seeds; the measurement
-generators stay on the CPU, so every method, in either mode, sees the same measurements. The first
-batch of each (task, method, batch size) is solved once untimed before the timed solve, so the
-seconds do not include compilation. Every row and the run's record in ``meta.json`` say
+generators stay on the CPU, so every method, in either mode, sees the same measurements. Before the
+first batch of each (task, method, batch size), the first :data:`WARMUP_CALLS` network calls of the
+same solve run untimed (compiling the graphs and recording the CUDA graphs), so the seconds do not
+include compilation and no batch is solved twice. Every row and the run's record in ``meta.json`` say
 ``"speed": "fast"`` or ``"fp32"``, and a folder never mixes the two: resuming one whose rows were
 made in the other mode is an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import time
@@ -32,6 +34,7 @@ from tqdm import tqdm
 from .. import api
 from ..baselines import run_baseline, why_not
 from ..metrics import Metrics
+from ..priors import CallLimitReached
 from ..solvers import build_solver
 from . import images as imgio
 from .meta import check_or_write_meta, prior_record
@@ -48,6 +51,10 @@ from .protocol import (
 from .report import write_report
 from .store import all_rows, merge_shards, row_key, writer_for
 from .suite import MethodSpec, Suite, TaskSpec
+
+#: network calls of the untimed warm-up solve in fast mode: the compiled graph is built on the first call,
+#: its CUDA graph recorded on the second and replayed from the third (forward, and backward for DPS)
+WARMUP_CALLS = 4
 
 
 @dataclass
@@ -299,7 +306,9 @@ class Runner:
                                       generator=gens, image_shape=self._shape(n), progress=False)
 
         if self.fast and (task.label, entry.label, n) not in self._warm:
-            solve()  # compiles this shape's graphs; the same solve again below is the timed one
+            # the first calls of the same solve compile this shape's graphs; the timed solve below runs whole
+            with prior.limit_calls(WARMUP_CALLS), contextlib.suppress(CallLimitReached):
+                solve()
             self._warm.add((task.label, entry.label, n))
         if cuda:
             torch.cuda.reset_peak_memory_stats(self.device)

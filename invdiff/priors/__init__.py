@@ -9,7 +9,7 @@ from .adapters import PARAMETERIZATIONS
 from .conditional import ConditionalPrior, ConditioningError, SRConditioning, is_conditional
 from .fast import SpeedConfig
 from .guided_diffusion import ArchitectureError, infer_architecture
-from .prior import DiffusionPrior, Prediction
+from .prior import CallLimitReached, DiffusionPrior, Prediction
 from .registry import BUILTIN_PRIORS, PriorInfo, available_priors, load_prior, save_prior
 from .schedule import NoiseSchedule
 from .unet import PRESETS, ADMUNet, CheckpointMismatchError, UNetConfig, preset
@@ -20,6 +20,7 @@ __all__ = [
     "PRESETS",
     "ADMUNet",
     "ArchitectureError",
+    "CallLimitReached",
     "CheckpointMismatchError",
     "ConditionalPrior",
     "ConditioningError",

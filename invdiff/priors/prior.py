@@ -20,6 +20,8 @@ in the index lookup, never a silently clamped number.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -30,6 +32,10 @@ from .fast import NetRunner, SpeedConfig
 from .schedule import NoiseSchedule
 
 TimeLike = torch.Tensor | int | float
+
+
+class CallLimitReached(Exception):
+    """A prior inside :meth:`DiffusionPrior.limit_calls` was asked for one network evaluation too many."""
 
 
 class Prediction(NamedTuple):
@@ -70,6 +76,7 @@ class DiffusionPrior(nn.Module):
         self.name = name
         self.meta = dict(meta or {})
         self.nfe = 0
+        self._calls_left: int | None = None  # set only inside limit_calls
         self._abar = schedule.alphas_cumprod
         self._log_sigmas = (0.5 * ((1 - self._abar) / self._abar).log())
         self._tables: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -158,6 +165,10 @@ class DiffusionPrior(nn.Module):
     def _run(self, x_t: torch.Tensor, t_net: torch.Tensor, abar: torch.Tensor,
              y: torch.Tensor | None) -> Prediction:
         """One network evaluation at ``x_t`` with ᾱ ``abar`` (N,), converted to ε̂ and x̂₀."""
+        if self._calls_left is not None:
+            if self._calls_left == 0:
+                raise CallLimitReached(f"{self.name}: the network-call limit of this block is spent.")
+            self._calls_left -= 1
         self.nfe += 1
         out = self._runner(x_t, t_net, y)
         var_values = None
@@ -231,6 +242,21 @@ class DiffusionPrior(nn.Module):
         """Set the evaluation counter to 0; returns the count it had."""
         n, self.nfe = self.nfe, 0
         return n
+
+    @contextmanager
+    def limit_calls(self, calls: int) -> Iterator[None]:
+        """Within the block, allow only ``calls`` network evaluations; the next raises :class:`CallLimitReached`.
+
+        Used to warm up a compiled prior: the first few calls of a real solve compile the network and
+        record its CUDA graphs for that batch shape, so the rest of the solve need not run twice.
+        """
+        if calls < 0:
+            raise ValueError(f"calls must be ≥ 0, got {calls}.")
+        self._calls_left = int(calls)
+        try:
+            yield
+        finally:
+            self._calls_left = None
 
     def configure(self, dtype: str = "fp32", channels_last: bool = False, compile: bool | str = False,
                   compile_backend: str = "inductor") -> DiffusionPrior:

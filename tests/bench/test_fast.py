@@ -110,6 +110,29 @@ def test_fast_rows_record_the_mode_and_see_the_same_measurements(smoke_env, tmp_
     assert "speed mode: fp32" in (plain / "results.md").read_text()
 
 
+def test_fast_warm_up_runs_only_the_first_network_calls(smoke_env, tmp_path, cpu_fast, monkeypatch):
+    """The untimed warm-up compiles with the first WARMUP_CALLS calls of the solve, not a whole extra solve."""
+    from invdiff.bench.runner import WARMUP_CALLS
+    from invdiff.priors import DiffusionPrior
+
+    calls = []
+    real_run = DiffusionPrior._run
+
+    def counted_run(self, *args):
+        out = real_run(self, *args)  # raises CallLimitReached once the warm-up's calls are spent
+        calls.append(1)
+        return out
+
+    monkeypatch.setattr(DiffusionPrior, "_run", counted_run)
+    suite = small_suite(methods={"dps": {"steps": 10}}, baselines=[])
+    out = run_suite(suite, tmp_path / "fast", data=smoke_env["data"], prior=str(smoke_env["prior"]),
+                    progress=False, device="cpu", fast=True, batch_size=1)
+    rows = read_rows(out / RESULTS)
+    # two batches of one image: one warm-up for the shape, then two whole timed solves
+    assert len(rows) == 2 and {r["nfe"] for r in rows} == {10}
+    assert len(calls) == WARMUP_CALLS + 2 * 10 and 0 < WARMUP_CALLS < 10
+
+
 @pytest.mark.parametrize("existing, fast, mode", [("fp32", True, "fp32"), (None, True, "fp32"),
                                                    ("fast", False, "fast")])
 def test_resuming_a_folder_of_the_other_mode_is_refused(smoke_env, tmp_path, cpu_fast, existing, fast, mode):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from invdiff.priors import DiffusionPrior, NoiseSchedule
+from invdiff.priors import CallLimitReached, DiffusionPrior, NoiseSchedule
 from invdiff.priors.adapters import v_from_eps_x0, x0_from_eps
 from invdiff.priors.sampling import ddpm_sample
 
@@ -66,6 +66,22 @@ def test_nfe_counts_calls_not_samples(prior: DiffusionPrior) -> None:
     prior.denoise(x_t, 1.0)
     assert prior.nfe == 5
     assert prior.reset_nfe() == 5 and prior.nfe == 0
+
+
+def test_limit_calls_lets_exactly_that_many_through_then_raises(prior: DiffusionPrior) -> None:
+    x_t = vp_state(prior, T)
+    prior.reset_nfe()
+    with pytest.raises(CallLimitReached, match="network-call limit"), prior.limit_calls(2):
+        prior.eps(x_t, T)
+        prior.x0(x_t, T)
+        prior.eps(x_t, T)
+    assert prior.nfe == 2
+    prior.eps(x_t, T)  # the limit ends with the block, also when the block raised
+    assert prior.nfe == 3
+    with prior.limit_calls(5):
+        prior.eps(x_t, T)
+    with pytest.raises(ValueError, match="calls must be ≥ 0"), prior.limit_calls(-1):
+        pass
 
 
 def test_vp_ve_conversions_round_trip(prior: DiffusionPrior) -> None:
