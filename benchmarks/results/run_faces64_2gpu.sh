@@ -5,7 +5,8 @@
 #        which come back in bench.tar and merge on the next run)
 #   bash benchmarks/results/run_faces64_2gpu.sh grids            # the grids: every method on the first 6 images
 #        (the suite's grid_images), re-solved with the suite's seeds into runs/grids; its images come back in
-#        grids.tar and its rows are compared with the table's (benchmarks/results/compare_rows.py)
+#        grids.tar and its rows are compared with the table's (benchmarks/results/compare_rows.py). About 10 min
+#        (eager fp32 at 3 images per GPU is latency-bound: ≈ 14 s per image for DPS-1000); a cut run resumes
 #   bash benchmarks/results/run_faces64_2gpu.sh scaling          # one fixed job (configs/bench/faces64-scaling.yaml)
 #        on one GPU, then under torchrun on two: same rows? wall-time speed-up (compare_scaling.py)
 # Carried: .carry/wheels (lpips, piq), .carry/data/faces-utk/heldout, .carry/alexnet-features.safetensors
@@ -35,14 +36,14 @@ case "$step" in
     (cd runs/bench/faces64 && tar cf "$out"/bench.tar $(ls -d shards images 2>/dev/null))  # ≤ 8 files come back
     head -n 80 runs/bench/faces64/results.md ;;
   grids)
-    rm -rf runs/grids
     t0=$(date +%s)
     two_gpus bench configs/bench/faces64.yaml --limit 6 --out runs/grids --batch-size 3 --quiet 2>&1 | tail -n 20
     echo "grid run exit: $? after $(( $(date +%s) - t0 )) s"
     cp runs/grids/results.jsonl "$out"/grids_results.jsonl
     cp runs/grids/meta.json "$out"/grids_meta.json
     (cd runs/grids && tar cf "$out"/grids.tar images ./*.png)
-    python3 benchmarks/results/compare_rows.py benchmarks/results/faces64 runs/grids | tee "$out"/grids_vs_table.json ;;
+    python3 benchmarks/results/compare_rows.py benchmarks/results/faces64 runs/grids --md "$out"/grids_vs_table.md \
+      > "$out"/grids_vs_table.json; cat "$out"/grids_vs_table.md ;;
   scaling)
     rm -rf runs/scaling1 runs/scaling2
     t0=$(date +%s.%N)

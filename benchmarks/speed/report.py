@@ -3,7 +3,9 @@
     python3 benchmarks/speed/report.py benchmarks/results/speed
 
 Reads ``solvers_b1.json`` (and ``solvers_b8.json`` if present) from ``solvers.py`` and ``peers.json``
-from ``peers.py``; every number printed is read from those files.
+from ``peers.py``; every number printed is read from those files. Methods timed in a later batch-1
+run on the same kind of GPU (``solvers_b1_<method>.json``, e.g. ``solvers.py --methods sr3``) join the
+solver table, with that run's own floor next to the first run's so the two machines can be compared.
 """
 
 from __future__ import annotations
@@ -59,6 +61,27 @@ def solver_lines(b1: dict, peers: dict | None) -> list[str]:
     return lines
 
 
+def later_runs(folder: Path, b1: dict) -> tuple[list[dict], list[str]]:
+    """Batch-1 rows of ``solvers_b1_*.json`` for methods the first run lacks, and a note per file."""
+    have = {r["method"] for r in b1["runs"]}
+    rows, notes = [], []
+    for path in sorted(folder.glob("solvers_b1_*.json")):
+        if path.name == "solvers_b1_cold_cache.json":
+            continue
+        later = json.loads(path.read_text())
+        new = [r for r in later["runs"] if r["batch"] == 1 and r["method"] not in have]
+        if not new:
+            continue
+        rows += new
+        first, again = b1["floor_fast_b1"], later["floor_fast_b1"]
+        notes.append(f"{', '.join(r['method'] for r in new)}: timed in a later run (`{path.name}`, {later['device']}, "
+                     f"torch {later['torch']}, task {later['task']}), where the floor of the unconditional network "
+                     f"was {again['forward_ms']:.2f} / {again['forward_backward_ms']:.2f} ms (forward / + backward; "
+                     f"this table's run: {first['forward_ms']:.2f} / {first['forward_backward_ms']:.2f} ms); its "
+                     "overhead ratio uses the floor of its own network in that run.")
+    return rows, notes
+
+
 def batch_lines(report: dict) -> list[str]:
     batch = report["runs"][0]["batch"]
     lines = [f"## Throughput at batch {batch} (fast mode)", "",
@@ -92,7 +115,9 @@ def main() -> None:
               f"{b1['fast_mode']}. Overhead ratio = s/image ÷ (NFE × floor per call in the same mode and batch, "
               "timed back to back); fast-vs-fp32 agreement: PSNR between the outputs of the two modes for the "
               "same seeds, at the shortened schedules in brackets."), ""]
-    lines += floor_lines(b1) + solver_lines(b1, peers)
+    extra_rows, notes = later_runs(folder, b1)
+    lines += floor_lines(b1) + solver_lines({**b1, "runs": b1["runs"] + extra_rows}, peers)
+    lines += [*(f"- {n}" for n in notes), ""] if notes else []
     if b8 is not None:
         lines += batch_lines(b8)
     (folder / "results.md").write_text("\n".join(lines))

@@ -25,3 +25,19 @@ def test_solver_speed_script_runs_tiny_on_cpu(tmp_path):
         assert 20 < runs[(m, 1)]["agreement"]["psnr_fast_vs_eager_fp32_db"] < float("inf")
     assert report["fast_vs_eager_fp32_b1"]["eps_rel_l2"] < 0.1
     assert report["floor_eager_fp32_b1"]["forward_ms"] > 0 and report["floor_fast_b2"]["forward_backward_ms"] > 0
+
+
+def test_report_joins_a_later_run_of_one_method(tmp_path):
+    """report.py: the first run's table, plus the method a later solvers_b1_<method>.json timed, with its note."""
+    cmd = [sys.executable, str(ROOT / "benchmarks/speed/solvers.py"), "--tiny", "--device", "cpu", "--compile", "none",
+           "--out", str(tmp_path / "run")]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300)
+    full = json.loads((tmp_path / "run" / "solvers.json").read_text())
+    first = {**full, "runs": [r for r in full["runs"] if r["method"] != "sr3"]}
+    (tmp_path / "solvers_b1.json").write_text(json.dumps(first))
+    (tmp_path / "solvers_b1_sr3.json").write_text(json.dumps(full))  # dps… again: only the new method joins
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/speed/report.py"), str(tmp_path)], check=True,
+                   capture_output=True, text=True, timeout=60)
+    table = (tmp_path / "results.md").read_text()
+    assert sum(line.startswith("| dps (") for line in table.splitlines()) == 1
+    assert "| sr3 (" in table and "- sr3: timed in a later run (`solvers_b1_sr3.json`" in table
