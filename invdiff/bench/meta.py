@@ -1,7 +1,9 @@
 """``meta.json`` next to the results: everything needed to reproduce or question a number.
 
 It records the suite, the code version (package version, git commit and whether the tree was
-dirty), the prior's name and sha256, every task's σ_y and protocol, every method's
+dirty, and a sha256 of the Python sources themselves — the one that still identifies the code where
+the checkout's git metadata lags behind its files, as on a machine that received a copy of the tree),
+the prior's name and sha256, every task's σ_y and protocol, every method's
 hyper-parameters (or why it was not run), the metric definitions (SSIM window, LPIPS backbone
 and its sha256), and one entry per run (device, torch version, world size, command, speed mode
 ``fp32`` or ``fast``). A resumed run must have the same protocol fingerprint: otherwise its rows
@@ -23,6 +25,24 @@ from ..tasks import DEFAULT_SIGMA_Y
 from .suite import Suite
 
 META = "meta.json"
+
+
+#: the packages whose sources :func:`source_sha256` covers, relative to the repository root
+SOURCE_PACKAGES = ("invdiff", "operators")
+
+
+def source_sha256(root: Path | None = None) -> str:
+    """sha256 over every ``*.py`` file of :data:`SOURCE_PACKAGES` under ``root`` (relative path + bytes, sorted).
+
+    Compare it with ``python -c "from invdiff.bench.meta import source_sha256; print(source_sha256())"``
+    in a checkout to tell whether that checkout's code produced a table.
+    """
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for path in sorted(p for pkg in SOURCE_PACKAGES for p in (root / pkg).rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def git_state(repo: Path | None = None) -> dict[str, Any]:
@@ -87,7 +107,7 @@ def check_or_write_meta(out: Path, suite: Suite, prior: dict | None, metrics, pl
     lpips = metrics.describe()
     key = fingerprint(suite, prior, lpips["lpips"].get("backbone_sha256"))
     old = json.loads(path.read_text()) if path.is_file() else None
-    code = {"invdiff": __version__, **git_state()}
+    code = {"invdiff": __version__, **git_state(), "source_sha256": source_sha256()}
     if old is not None and old.get("fingerprint") != key:
         raise ValueError(f"{out} holds results of a different protocol (suite settings, prior weights or LPIPS "
                          f"backbone changed); pass a new --out or delete {out}.")

@@ -128,7 +128,8 @@ def _header(meta: dict, n_images: int, wall_seconds: float | None, rows: list[di
              (f"- images: {n_images} of `{suite['dataset']}` at {suite['resolution']}×{suite['resolution']} "
               f"(first in sorted order), suite seed {suite['seed']}"),
              f"- prior: {prior.get('name', '—')} (sha256 {str(prior.get('sha256'))[:16]}…)" if prior else "- prior: none",
-             f"- code: invdiff {code['invdiff']}, commit {code.get('commit')}{' (dirty tree)' if code.get('dirty') else ''}",
+             (f"- code: invdiff {code['invdiff']}, commit {code.get('commit')}{' (dirty tree)' if code.get('dirty') else ''}"
+              + (f", sources sha256 {code['source_sha256'][:16]}…" if code.get("source_sha256") else "")),
              f"- metrics: RGB in [0, 1], no border crop; SSIM Gaussian {ssim['size']}×{ssim['size']} σ={ssim['sigma']}; {lp_text}",
              "- σ_y on the [-1, 1] scale (std σ_y/2 added on [0, 1]); ± is the 95 % Student-t interval of the mean",
              f"- devices: {', '.join(devices)}; torch {runs[-1]['torch'] if runs else '?'}",

@@ -82,6 +82,9 @@ def test_every_row_once_with_report_grids_and_meta(reference):
     assert meta["prior"]["sha256"] and meta["tasks"]["inpaint_box"]["sigma_y"] == 0.05
     assert meta["tasks"]["jpeg10"]["sigma_y"] == 0.0
     assert meta["metrics"]["ssim"]["size"] == 11
+    from invdiff.bench.meta import source_sha256
+    assert meta["code"]["source_sha256"] == meta["runs"][-1]["code"]["source_sha256"] == source_sha256()
+    assert f"sources sha256 {source_sha256()[:16]}…" in md
     dps = next(e for e in meta["methods"]["motion_blur"] if e["label"] == "dps")
     assert dps["settings"]["steps"] == 2 and dps["not_run"] is None
     with Image.open(reference / "grid_motion_blur.png") as grid:  # 2 images × (truth, measured, 5 methods)

@@ -65,3 +65,21 @@ def test_methods_not_run_for_the_same_reason_share_one_line():
     text = "\n".join(_task_section("jpeg10", {"task": "jpeg", "sigma_y": 0.0}, [], plan, "", None))
     assert "sr3, sr3-100 not run: only sr4." in text and "ddrm not run: no SVD." in text
     assert text.count("not run") == 2 and "dps not run" not in text
+
+
+def test_source_hash_follows_the_code_not_the_file_dates(tmp_path):
+    """meta.json's source_sha256: equal for equal sources, different after any edit, rename or new file."""
+    from invdiff.bench.meta import source_sha256
+
+    for pkg in ("invdiff", "operators"):
+        (tmp_path / pkg).mkdir()
+        (tmp_path / pkg / "__init__.py").write_text(f"# {pkg}\n")
+    (tmp_path / "README.md").write_text("not code")
+    first = source_sha256(tmp_path)
+    (tmp_path / "README.md").write_text("still not code")
+    assert source_sha256(tmp_path) == first and len(first) == 64
+    (tmp_path / "operators" / "__init__.py").write_text("# operators, edited\n")
+    edited = source_sha256(tmp_path)
+    assert edited != first
+    (tmp_path / "operators" / "__init__.py").rename(tmp_path / "operators" / "core.py")
+    assert source_sha256(tmp_path) not in (first, edited)
