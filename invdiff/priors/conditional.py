@@ -29,13 +29,13 @@ unconditional priors.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 
 from .prior import DiffusionPrior, Prediction, TimeLike
-from .unet import ADMUNet
+from .unet import ADMUNet, check_known_fields
 
 #: The one conditioning scheme so far: the upsampled measurement concatenated to x_t.
 KIND = "sr-concat"
@@ -101,10 +101,7 @@ class SRConditioning:
 
     @classmethod
     def from_dict(cls, d: dict) -> SRConditioning:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConditioningError(f"unknown conditioning keys {unknown}; known keys are {sorted(known)}.")
+        check_known_fields(cls, d, "conditioning", ConditioningError)
         return cls(**d)
 
     def to_dict(self) -> dict:

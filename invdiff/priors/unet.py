@@ -25,6 +25,14 @@ from .unet_blocks import (
 )
 
 
+def check_known_fields(cls: type, d: dict, what: str, error: type[Exception] = ValueError) -> None:
+    """Raise ``error`` naming the keys of ``d`` that are not fields of the dataclass ``cls``."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise error(f"unknown {what} keys {unknown}; known keys are {sorted(known)}.")
+
+
 def default_channel_mult(image_size: int) -> tuple[int, ...]:
     """guided-diffusion's default channel multipliers for an image size."""
     table = {512: (0.5, 1, 1, 2, 2, 4, 4), 256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4), 64: (1, 2, 3, 4), 32: (1, 2, 2, 2)}
@@ -65,10 +73,7 @@ class UNetConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> UNetConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown U-Net config keys {unknown}; known keys are {sorted(known)}.")
+        check_known_fields(cls, d, "U-Net config")
         d = dict(d)
         for key in ("attention_resolutions", "channel_mult"):
             if key in d and d[key] is not None:
