@@ -44,9 +44,9 @@ def compare(a: Path, b: Path) -> list[dict]:
             if not pairs:
                 continue
             diff = [y - x for x, y in pairs]
+            diff_mean, diff_ci95 = mean_ci(diff)
             entry[m] = {"a": mean_ci([x for x, _ in pairs])[0], "b": mean_ci([y for _, y in pairs])[0],
-                        "diff": mean_ci(diff)[0], "diff_ci95": mean_ci(diff)[1],
-                        "max_abs_diff": max(abs(d) for d in diff)}
+                        "diff": diff_mean, "diff_ci95": diff_ci95, "max_abs_diff": max(abs(d) for d in diff)}
         table.append(entry)
     return table
 

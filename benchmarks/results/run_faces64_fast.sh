@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The faces64 suite in fast mode (issue 9: does quality drop?) on one GPU, in the background so that it
 # outlasts one device-tool call (the process is started with setsid and keeps running while the machine
-# stays warm). Compare the result with the fp32 table afterwards, on any machine:
+# stays warm). Compare the result with the fp32 table afterwards, on any machine (the committed rows are
+# gzipped: gzip -dk benchmarks/results/faces64-fast/results.jsonl.gz):
 #   python3 benchmarks/results/compare_rows.py benchmarks/results/faces64 benchmarks/results/faces64-fast \
 #     --md benchmarks/results/faces64-fast/fast_vs_fp32.md
 # Steps, one per call:
