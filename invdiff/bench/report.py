@@ -162,9 +162,12 @@ def write_report(out: str | Path, images: list | None = None, wall_seconds: floa
     grid_names = sorted({r["image"] for r in rows if r["index"] < meta["suite"]["grid_images"]},
                         key=lambda n: next(r["index"] for r in rows if r["image"] == n))
     written = {"csv": out / "results.csv", "md": out / "results.md"}
+    computed = {(r["task"], r["method"]) for r in rows}
     for task, plan in meta["methods"].items():
-        # the "measurement" baseline is the measured picture itself: shown once, as "measured"
-        columns = ["_truth", "_measured", *[e["label"] for e in plan if not e["not_run"] and e["label"] != "measurement"]]
+        # the "measurement" baseline is the measured picture itself: shown once, as "measured"; a method
+        # recorded by an earlier run but without rows here (dropped from the suite before it ran) has no column
+        columns = ["_truth", "_measured", *[e["label"] for e in plan if not e["not_run"] and e["label"] != "measurement"
+                                            and (task, e["label"]) in computed]]
         path = imgio.grid(out, task, columns, grid_names)
         if path is not None:
             written[f"grid_{task}"] = path

@@ -119,6 +119,24 @@ def test_a_method_can_join_a_finished_table_but_an_existing_one_cannot_change(re
         run_suite(changed, out, data=smoke_env["data"], prior=str(smoke_env["prior"]), progress=False)
 
 
+def test_a_method_without_rows_gets_no_grid_column(reference, tmp_path):
+    """A method an earlier run planned but never computed (dropped from the suite) leaves no empty column."""
+    import shutil
+
+    from invdiff.bench.report import write_report
+
+    out = tmp_path / "dropped"
+    shutil.copytree(reference, out)
+    meta = json.loads((out / "meta.json").read_text())
+    ghost = {**meta["methods"]["motion_blur"][-1], "label": "ghost"}
+    meta["methods"]["motion_blur"].append(ghost)
+    (out / "meta.json").write_text(json.dumps(meta))
+    write_report(out)
+    with Image.open(reference / "grid_motion_blur.png") as before, Image.open(out / "grid_motion_blur.png") as after:
+        assert after.size == before.size
+    assert "| ghost |" not in (out / "results.md").read_text()
+
+
 def test_a_killed_run_resumes_without_losing_or_duplicating_rows(reference, smoke_env, tmp_path):
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, *cli(smoke_env, out, "--batch-size", "1")], env=env(), cwd=REPO,
