@@ -17,6 +17,7 @@ from invdiff.bench.protocol import (
 )
 from invdiff.bench.stacked import ImageWise
 from invdiff.bench.suite import load_suite, parse_suite
+from invdiff.solvers import build_solver
 
 from .conftest import REPO, SMOKE
 
@@ -36,6 +37,11 @@ def test_the_shipped_suites_parse():
     sr3 = {m.label: m for m in faces.methods if m.method == "sr3"}  # SR3 with its own conditional prior
     assert sr3["sr3"].prior == sr3["sr3-100"].prior == "faces64-sr4" and sr3["sr3-100"].settings == {"steps": 100}
     assert load_suite(SMOKE).images == 4
+    for path in sorted((REPO / "configs" / "bench").glob("*.yaml")):  # every shipped suite, each method buildable
+        suite = load_suite(path)
+        assert suite.tasks and all(build_solver(m.method, **m.settings) for m in suite.methods), path.name
+    zeta = {m.label: m for m in load_suite(REPO / "configs" / "bench" / "faces64-dps-zeta.yaml").methods}
+    assert zeta["dps-z0.25"].settings == {"zeta": 0.25} and zeta["dps"].settings == {}
 
 
 def test_suite_errors_name_the_problem():
