@@ -31,7 +31,12 @@ def shared_rows(a: Path, b: Path) -> tuple[dict, dict, list]:
 
 
 def compare(a: Path, b: Path) -> list[dict]:
-    rows_a, rows_b, keys = shared_rows(a, b)
+    """The per task × method comparison of two folders (see the module docstring)."""
+    return pair_table(*shared_rows(a, b))
+
+
+def pair_table(rows_a: dict, rows_b: dict, keys: list) -> list[dict]:
+    """Group the shared ``keys`` by task × method and compare each metric of A and B on them."""
     groups: dict[tuple[str, str], list] = {}
     for k in keys:
         groups.setdefault((rows_a[k]["task"], rows_a[k]["method"]), []).append(k)

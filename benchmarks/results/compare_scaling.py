@@ -12,15 +12,15 @@ import json
 import sys
 from pathlib import Path
 
-from compare_rows import compare, shared_rows
+from compare_rows import pair_table, shared_rows
 
 
 def main() -> None:
     one, two = (Path(p) for p in sys.argv[1:3])
     t0, t1, t2 = (float(s) for s in sys.argv[3:6])
     wall_one, wall_two = t1 - t0, t2 - t1
-    rows_one, rows_two, _ = shared_rows(one, two)
-    table = compare(one, two)
+    rows_one, rows_two, keys = shared_rows(one, two)
+    table = pair_table(rows_one, rows_two, keys)
     diff = {m: max((e[m]["max_abs_diff"] for e in table if m in e), default=None) for m in ("psnr", "ssim", "lpips")}
     print(json.dumps({
         "rows_one_gpu": len(rows_one), "rows_two_gpus": len(rows_two), "same_keys": rows_one.keys() == rows_two.keys(),

@@ -65,9 +65,7 @@ def later_runs(folder: Path, b1: dict) -> tuple[list[dict], list[str]]:
     """Batch-1 rows of ``solvers_b1_*.json`` for methods the first run lacks, and a note per file."""
     have = {r["method"] for r in b1["runs"]}
     rows, notes = [], []
-    for path in sorted(folder.glob("solvers_b1_*.json")):
-        if path.name == "solvers_b1_cold_cache.json":
-            continue
+    for path in sorted(folder.glob("solvers_b1_*.json")):  # a file that adds no method (the cold-cache run) adds nothing
         later = json.loads(path.read_text())
         new = [r for r in later["runs"] if r["batch"] == 1 and r["method"] not in have]
         if not new:
