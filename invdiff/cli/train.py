@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import sys
 
+from ..training import distributed
 from ..training.trainer import TrainConfig, Trainer
 
 
@@ -15,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "With --conditional sr4 it is an SR3 model of p(HR | LR): (LR, HR) pairs are made "
                                    "on the fly with the sr4 task's ×4 bicubic operator plus σ_y ~ U[0, "
                                    "--cond-sigma-max] noise, and the bicubic-upsampled LR is concatenated to x_t.")
-    p.add_argument("--data", required=True, help="folder of training images (searched recursively)")
+    p.add_argument("--data", required=True, help="folder of training images (searched recursively), or a training pack "
+                                                        "(.tar, made by benchmarks/natural/make_pack.py)")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, log.jsonl, sample grids, export")
     p.add_argument("--name", default="prior", help="file name of the exported prior (NAME.json + safetensors)")
     p.add_argument("--preset", default=None, help="U-Net preset (see invdiff.priors.unet.PRESETS; default faces64, "
@@ -24,7 +26,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="train an SR3-style model conditioned on this task's measurement (only sr4 so far)")
     p.add_argument("--cond-sigma-max", type=float, default=0.1,
                    help="--conditional: σ_y of each training pair ~ U[0, this] on the [-1, 1] scale (default 0.1)")
-    p.add_argument("--resolution", type=int, default=64)
+    p.add_argument("--resolution", type=int, default=64, help="image size of whole-image training (ignored with --crop)")
+    p.add_argument("--crop", type=int, default=None,
+                   help="train a size-agnostic prior on random CROP² crops of the images at their own sizes (a "
+                        "training pack given as --data is read this way); needs a preset without attention")
+    p.add_argument("--max-scale", type=float, default=2.0,
+                   help="--crop: down-scaled crops cover up to this many times the crop's side (default 2)")
+    p.add_argument("--full-scale-fraction", type=float, default=0.5,
+                   help="--crop: share of each batch cut at the images' own scale (default 0.5)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--warmup-steps", type=int, default=500)
@@ -39,7 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--sample-count", type=int, default=64, help="images in each sample grid")
     p.add_argument("--sample-steps", type=int, default=100, help="respaced DDPM steps for the sample grids")
-    p.add_argument("--heldout", default=None, help="folder of held-out images for the denoising loss (never trained on)")
+    p.add_argument("--heldout", default=None, help="folder of held-out images for the denoising loss (never trained on; "
+                                                               "default for a pack: its val split)")
     p.add_argument("--cache-dir", default=None, help="cache the resized image arrays here (.npy)")
     p.add_argument("--init-from", default=None,
                    help="start from these weights (invdiff JSON or built-in name); optimiser starts fresh. With "
@@ -66,5 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and trainer.resume():
         print(f"resumed from {trainer.ckpt_path} at step {trainer.step}")
     path = trainer.run(progress=not args.quiet)
-    print(f"exported {path} after {trainer.step} steps ({trainer.images_seen} images seen)")
+    if trainer.rank.main:
+        print(f"exported {path} after {trainer.step} steps ({trainer.images_seen} images seen)")
+    distributed.finish(trainer.rank)
     return 0

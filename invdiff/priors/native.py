@@ -47,11 +47,25 @@ def dequantize_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return q.float() * scale.float().view(-1, *[1] * (q.dim() - 1))
 
 
-def _encode(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """int8-per-channel encoding of every floating tensor with ≥ 2 dims."""
+def edge_layers(keys) -> tuple[str, ...]:
+    """Key prefixes of an ADM U-Net's first input block and last output block (pixel-level layers).
+
+    Measured on faces64 (48 held-out faces, x̂₀ MSE at t = 900): int8 everywhere +2.7 %, these two
+    kept in float16 +0.4 % — the 3-channel input convolution shares one scale over only 27 weights per
+    output channel, and the last block writes the output directly. They hold < 1 % of the weights.
+    """
+    last = max((int(k.split(".")[1]) for k in keys if k.startswith("output_blocks.")), default=None)
+    return ("input_blocks.0.",) + ((f"output_blocks.{last}.",) if last is not None else ())
+
+
+def _encode(tensors: dict[str, torch.Tensor], keep_float: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """int8-per-channel encoding of every floating tensor with ≥ 2 dims, except those under ``keep_float``
+    (stored as float16)."""
     out: dict[str, torch.Tensor] = {}
     for k, v in tensors.items():
-        if v.is_floating_point() and v.dim() >= 2:
+        if v.is_floating_point() and k.startswith(keep_float):
+            out[k] = v.to(torch.float16)
+        elif v.is_floating_point() and v.dim() >= 2:
             out[k], out[k + SCALE_SUFFIX] = quantize_int8(v)
         else:
             out[k] = v
@@ -96,11 +110,13 @@ def weight_files(json_path: Path) -> list[Path]:
 
 
 def write_prior(path: str | Path, state_dict: dict[str, torch.Tensor], meta: dict, dtype: torch.dtype | None = None,
-                shard_bytes: int | None = None, encoding: str | None = None) -> Path:
+                shard_bytes: int | None = None, encoding: str | None = None,
+                keep_float: tuple[str, ...] = ()) -> Path:
     """Write weights (+ shards) and the JSON; returns the JSON path. Writes are atomic per file.
 
     ``dtype`` casts floating tensors (e.g. fp16); ``encoding="int8-per-channel"`` stores matrices
-    and convolution kernels as int8 with per-channel scales (module docstring).
+    and convolution kernels as int8 with per-channel scales (module docstring), except the tensors whose
+    keys start with one of ``keep_float`` (stored as float16; see :func:`edge_layers`).
     """
     if encoding not in (None, INT8):
         raise ValueError(f"unknown weights encoding {encoding!r}; use None or {INT8!r}.")
@@ -109,7 +125,7 @@ def write_prior(path: str | Path, state_dict: dict[str, torch.Tensor], meta: dic
     tensors = {k: (v.detach().to(dtype) if dtype and v.is_floating_point() else v.detach()).contiguous().cpu()
                for k, v in state_dict.items()}
     if encoding == INT8:
-        tensors = _encode(tensors)
+        tensors = _encode(tensors, tuple(keep_float))
     groups = _split(tensors, shard_bytes)
     stem = json_path.with_suffix("")
     for old in [*_shards(stem), stem.with_suffix(".safetensors")]:
@@ -123,7 +139,9 @@ def write_prior(path: str | Path, state_dict: dict[str, torch.Tensor], meta: dic
         save_file(group, str(tmp), metadata={"format": FORMAT})
         os.replace(tmp, p)
     meta = {k: v for k, v in meta.items() if k != "weights_encoding"}
-    meta = {**meta, "format": FORMAT, "sha256": sha256_of(paths), **({"weights_encoding": encoding} if encoding else {})}
+    meta = {k: v for k, v in meta.items() if k != "float16_layers"}
+    meta = {**meta, "format": FORMAT, "sha256": sha256_of(paths), **({"weights_encoding": encoding} if encoding else {}),
+            **({"float16_layers": list(keep_float)} if encoding and keep_float else {})}
     tmp = json_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(meta, indent=2) + "\n")
     os.replace(tmp, json_path)

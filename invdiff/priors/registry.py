@@ -46,6 +46,9 @@ class PriorInfo:
 BUILTIN_PRIORS: dict[str, tuple[str, str]] = {
     "faces64": ("faces64.json",
                 "64×64 faces, ADM U-Net (19 M params), ε-prediction, linear β × 1000 steps, trained by invdiff"),
+    "natural": ("natural.json",
+                ("natural photographs at any size: fully convolutional ADM U-Net (19.4 M params, no attention), "
+                 "ε-prediction, linear β × 1000 steps, trained by invdiff on random crops")),
     "faces64-sr4": ("faces64-sr4.json",
                     ("SR3-style ×4 super-resolution of 64×64 faces (16×16 → 64×64), conditioned on the bicubic-"
                      "upsampled low-resolution image; for method sr3 (trained by invdiff)")),

@@ -19,6 +19,7 @@ at zero, so training starts from the unconditional model.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -36,7 +37,10 @@ from ..priors.native import write_prior
 from ..priors.sampling import ddpm_sample
 from ..priors.schedule import NoiseSchedule
 from ..priors.unet import ADMUNet, preset
-from .data import UInt8Batches, load_image_folder, to_model_range
+from . import distributed
+from .data import to_model_range
+from .evaluation import heldout_losses, save_grid, with_condition
+from .sources import training_data
 
 #: The first convolution, whose input channels grow when an unconditional prior seeds a conditional one.
 INPUT_CONV = "input_blocks.0.0.weight"
@@ -78,6 +82,10 @@ class TrainConfig:
     license: str = ""
     conditional: str | None = None  # a task ("sr4") for SR3-style conditional training, None = unconditional
     cond_sigma_max: float = 0.1  # conditional: σ_y ~ U[0, cond_sigma_max] on [-1, 1] per training pair
+    crop: int | None = None  # random crops of this size at the images' own size (a size-agnostic prior)
+    max_scale: float = 2.0  # crop mode: down-scaled crops cover up to max_scale·crop pixels
+    full_scale_fraction: float = 0.5  # crop mode: share of each batch cut at the images' own scale
+    channels_last: bool = True  # CUDA: channels_last memory format (faster convolutions)
     extra: dict = field(default_factory=dict)
 
 
@@ -86,11 +94,6 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
     with torch.no_grad():
         for e, p in zip(ema.parameters(), model.parameters()):
             e.lerp_(p.detach(), 1.0 - decay)
-
-
-def with_condition(x_t: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
-    """The network input: ``x_t``, or ``cat([x_t, c])`` for a conditional model (SR3's layout)."""
-    return x_t if cond is None else torch.cat([x_t, cond.to(x_t.dtype)], dim=1)
 
 
 def diffusion_loss(model: torch.nn.Module, x0: torch.Tensor, abar: torch.Tensor, generator: torch.Generator,
@@ -128,55 +131,14 @@ def sr_condition(x0: torch.Tensor, operator, conditioning: SRConditioning, gener
     return conditioning.condition(y)
 
 
-@torch.no_grad()
-def heldout_losses(model: torch.nn.Module, images: torch.Tensor, abar: torch.Tensor, ts=(50, 250, 500, 750),
-                   condition=None) -> dict:
-    """ε-MSE and x̂₀-MSE (on [-1, 1]) at fixed timesteps with fixed noise (seed 1234) on held-out images.
-
-    ``condition(x0, generator)`` (conditional models) makes the condition from the same generator first.
-    """
-    gen = torch.Generator().manual_seed(1234)
-    out = {}
-    for t_val in ts:
-        eps_all, x0_all = [], []
-        for chunk in images.split(128):
-            x0 = to_model_range(chunk)
-            cond = None if condition is None else condition(x0, gen)
-            eps = torch.randn(x0.shape, generator=gen).to(x0.device)
-            a = abar[t_val]
-            x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
-            t = torch.full((len(x0),), t_val, device=x0.device)
-            eps_hat = model(with_condition(x_t, cond), t).float()
-            x0_hat = (x_t - (1 - a).sqrt() * eps_hat) / a.sqrt()
-            eps_all.append((eps_hat - eps).square().mean(dim=(1, 2, 3)))
-            x0_all.append((x0_hat.clamp(-1, 1) - x0).square().mean(dim=(1, 2, 3)))
-        out[f"eps_mse_t{t_val}"] = torch.cat(eps_all).mean().item()
-        out[f"x0_mse_t{t_val}"] = torch.cat(x0_all).mean().item()
-    return out
-
-
-def save_grid(x: torch.Tensor, path: Path, nrow: int = 8) -> None:
-    """Save N×3×H×W images in [-1, 1] as one PNG grid."""
-    from PIL import Image
-
-    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
-    n, c, h, w = x.shape
-    rows = math.ceil(n / nrow)
-    grid = torch.zeros(c, rows * h, nrow * w, dtype=torch.uint8)
-    for i in range(n):
-        r, col = divmod(i, nrow)
-        grid[:, r * h:(r + 1) * h, col * w:(col + 1) * w] = x[i]
-    tmp = path.with_suffix(".tmp.png")
-    Image.fromarray(grid.permute(1, 2, 0).numpy()).save(tmp)
-    os.replace(tmp, path)
-
-
 class Trainer:
     """Owns the model, EMA, optimiser and data; ``run()`` trains until steps or time run out."""
 
     def __init__(self, cfg: TrainConfig, device: str | None = None) -> None:
+        if cfg.crop:
+            cfg = dataclasses.replace(cfg, resolution=cfg.crop)
         self.cfg = cfg
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.rank, self.device = distributed.init(device)
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.conditioning, self.operator = None, None
@@ -192,7 +154,12 @@ class Trainer:
         if not cfg.conditional and self.net_config.in_channels != 3:
             raise ValueError(f"preset {cfg.preset!r} takes {self.net_config.in_channels} input channels: it is for "
                              "conditional training (--conditional TASK).")
+        if cfg.crop and (self.net_config.attention_resolutions or cfg.conditional):
+            raise ValueError(f"crop mode trains a size-agnostic prior: preset {cfg.preset!r} has attention or a "
+                             "condition (use e.g. --preset natural).")
         self.model = ADMUNet(self.net_config).to(self.device)
+        if cfg.channels_last and self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.init_record: dict = {}
         if cfg.init_from:
             self._init_weights(cfg.init_from)
@@ -200,16 +167,13 @@ class Trainer:
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.schedule = NoiseSchedule.create(cfg.schedule, cfg.num_timesteps)
         self.abar = self.schedule.alphas_cumprod.float().to(self.device)
-        self.gen = torch.Generator().manual_seed(cfg.seed)  # data order (CPU)
-        self.noise_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)  # t, ε, σ_y, LR noise (device)
+        seed = cfg.seed + 1000 * self.rank.rank  # each rank draws its own batches and noise
+        self.gen = torch.Generator().manual_seed(seed)  # data order (CPU)
+        self.noise_gen = torch.Generator(self.device).manual_seed(seed + 1)  # t, ε, σ_y, LR noise (device)
         self.step, self.images_seen, self.train_seconds = 0, 0, 0.0
-        self.data = UInt8Batches(load_image_folder(cfg.data, cfg.resolution, cfg.cache_dir), cfg.batch_size,
-                                 self.device, self.gen)
-        self.heldout = None
-        if cfg.heldout:
-            held = load_image_folder(cfg.heldout, cfg.resolution, cfg.cache_dir)[: cfg.heldout_count]
-            self.heldout = torch.from_numpy(held).to(self.device)
-        self.forward = torch.compile(self.model) if cfg.compile and self.device.type == "cuda" else self.model
+        self.data, self.heldout, self.train_images = training_data(cfg, self.device, self.gen)
+        self.ddp = distributed.wrap(self.model, self.rank)
+        self.forward = torch.compile(self.ddp) if cfg.compile and self.device.type == "cuda" else self.ddp
 
     def _init_weights(self, path: str) -> None:
         """Start from a prior's weights (a built-in name or an invdiff JSON); see the module docstring."""
@@ -257,8 +221,13 @@ class Trainer:
         self.opt.load_state_dict(state["opt"])
         self.step, self.images_seen = state["step"], state["images_seen"]
         self.train_seconds = state["train_seconds"]
-        self.gen.set_state(state["gen"].cpu())
-        self.noise_gen.set_state(state["noise_gen"].cpu())
+        if self.rank.world == 1:
+            self.gen.set_state(state["gen"].cpu())
+            self.noise_gen.set_state(state["noise_gen"].cpu())
+        else:  # the checkpoint holds rank 0's streams: each rank restarts its own from the step (not bit-exact)
+            seed = self.cfg.seed + 1000 * self.rank.rank + 7919 * self.step
+            self.gen.manual_seed(seed)
+            self.noise_gen.manual_seed(seed + 1)
         self.init_record = state.get("init_record", self.init_record)
         return True
 
@@ -273,13 +242,13 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and self.device.type == "cuda"):
             loss = diffusion_loss(self.forward, x0, self.abar, self.noise_gen, cond)
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # under torchrun DDP averages the gradients over the ranks here
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
         decay = min(cfg.ema_decay, (1 + self.step) / (10 + self.step))
         ema_update(self.ema, self.model, decay)
         self.step += 1
-        self.images_seen += x0.shape[0]
+        self.images_seen += x0.shape[0] * self.rank.world
         return loss.detach()
 
     def condition(self, x0: torch.Tensor, generator: torch.Generator, sigma: float | None = None) -> torch.Tensor:
@@ -293,15 +262,29 @@ class Trainer:
         return self.condition(x0, generator, DEFAULT_SIGMA_Y[self.conditioning.task])
 
     def log(self, record: dict) -> None:
+        if not self.rank.main:
+            return
         with open(self.out / "log.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
+
+    def _out_of_time(self, deadline: float) -> bool:
+        """Whether the wall-time budget is spent; under torchrun all ranks agree (checked at log steps)."""
+        late = time.time() >= deadline
+        if self.rank.world == 1:
+            return late
+        if self.step % self.cfg.log_every:
+            return False
+        flag = torch.tensor(float(late), device=self.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
 
     def run(self, progress: bool = True) -> Path:
         cfg = self.cfg
         deadline = time.time() + 60 * cfg.max_minutes if cfg.max_minutes else math.inf
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, desc="train", dynamic_ncols=True)
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not (progress and self.rank.main), desc="train",
+                   dynamic_ncols=True)
         losses, t_last, n_last = [], time.time(), 0
-        while self.step < cfg.steps and time.time() < deadline:
+        while self.step < cfg.steps and not self._out_of_time(deadline):
             t0 = time.time()
             losses.append(self.train_step())
             self.train_seconds += time.time() - t0
@@ -309,21 +292,25 @@ class Trainer:
             bar.update(1)
             if self.step % cfg.log_every == 0:
                 loss = torch.stack(losses).mean().item()
-                ips = n_last * cfg.batch_size / max(1e-9, time.time() - t_last)
+                ips = n_last * cfg.batch_size * self.rank.world / max(1e-9, time.time() - t_last)
                 bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{ips:.0f}")
                 self.log({"step": self.step, "loss": loss, "images_per_s": ips, "images_seen": self.images_seen,
                           "train_seconds": round(self.train_seconds, 1)})
                 losses, t_last, n_last = [], time.time(), 0
-            if self.step % cfg.ckpt_every == 0:
+            if self.step % cfg.ckpt_every == 0 and self.rank.main:
                 self.evaluate()
                 self.save_checkpoint()
-            if self.step % cfg.sample_every == 0:
+            if self.step % cfg.sample_every == 0 and self.rank.main:
                 self.sample_grid(self.out / f"samples_{self.step:07d}.png")
         bar.close()
-        self.evaluate()
-        self.save_checkpoint()
-        self.sample_grid(self.out / "samples_final.png")
-        return self.export()
+        path = self.out / f"{cfg.name}.json"
+        if self.rank.main:
+            self.evaluate()
+            self.save_checkpoint()
+            self.sample_grid(self.out / "samples_final.png")
+            path = self.export()
+        distributed.barrier(self.rank)
+        return path
 
     def evaluate(self) -> None:
         if self.heldout is None:
@@ -347,6 +334,12 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16 and self.device.type == "cuda"):
             x = ddpm_sample(self.ema, self.schedule.respace(steps), shape, gen, self.device)
         save_grid(x, path)
+        if self.cfg.crop:  # a size-agnostic prior: also a few samples at a size it never saw in training
+            big = (4, 3, 4 * self.cfg.crop, 6 * self.cfg.crop)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                enabled=self.cfg.bf16 and self.device.type == "cuda"):
+                x = ddpm_sample(self.ema, self.schedule.respace(steps), big, gen, self.device)
+            save_grid(x, path.with_name(path.stem + "_large.png"), nrow=2)
 
     def _conditional_grid(self, path: Path, seed: int) -> None:
         source = self.heldout if self.heldout is not None else self.data.images
@@ -379,6 +372,11 @@ class Trainer:
             },
             "license": cfg.license,
         }
+        if cfg.crop:
+            meta["any_size"] = True  # fully convolutional, trained on random crops: valid at any H×W
+            meta["training"].update({"crop": cfg.crop, "max_scale": cfg.max_scale,
+                                     "full_scale_fraction": cfg.full_scale_fraction,
+                                     "training_images": self.train_images, "gpus": self.rank.world})
         if self.conditioning is not None:
             meta["conditioning"] = self.conditioning.to_dict()
         dtype = getattr(torch, cfg.export_dtype)

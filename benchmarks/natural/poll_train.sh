@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Poll the natural training run until it exports or SECONDS pass; copy what is worth keeping to $OUT.
+#   bash benchmarks/natural/poll_train.sh SECONDS
+set -uo pipefail
+limit=${1:-540}; t0=$(date +%s)
+while [ $(( $(date +%s) - t0 )) -lt "$limit" ]; do
+  [ -f runs/natural/natural.json ] && break
+  sleep 20
+  tail -n 1 runs/natural/log.jsonl 2>/dev/null | cut -c1-200
+done
+tail -n 5 runs/natural/stdout.log
+nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+if [ -n "${OUT:-}" ]; then
+  cp runs/natural/natural*.safetensors runs/natural/natural.json "$OUT"/ 2>/dev/null
+  tar czf "$OUT/natural-run.tar.gz" -C runs/natural log.jsonl stdout.log $(cd runs/natural && ls samples_*.png 2>/dev/null)
+  ls -la "$OUT"
+fi

@@ -1,0 +1,113 @@
+"""Training packs and random-crop training: the pack round-trips, crops are what they claim, a
+size-agnostic prior trains from a pack and its export says so."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+import invdiff
+from invdiff.cli import main
+from invdiff.training.crops import CropBatches, fixed_crops
+from invdiff.training.pack import read_pack, write_pack
+
+
+def photo_folders(root, sizes=((40, 40), (33, 57))):
+    """Two folders of small photo crops of different sizes (a, b)."""
+    src = [data.astronaut(), data.coffee(), data.chelsea()]
+    for k, (h, w) in enumerate(sizes):
+        folder = root / "ab"[k]
+        folder.mkdir(parents=True)
+        for i in range(6):
+            img = src[(i + k) % 3][5 * i:5 * i + h, 9 * i:9 * i + w]
+            Image.fromarray(img).save(folder / f"{i:02d}.png")
+    return [root / "a", root / "b"]
+
+
+def test_pack_keeps_sizes_splits_and_fits_the_budget(tmp_path):
+    folders = photo_folders(tmp_path)
+    manifest = write_pack(folders, tmp_path / "p.tar", budget_mib=1.0, val_every=3)
+    assert manifest["bytes"] <= 2**20 and manifest["quality"] == 95
+    train, val = read_pack(tmp_path / "p.tar", "train"), read_pack(tmp_path / "p.tar", "val")
+    assert len(train) == 8 and len(val) == 4  # every 3rd image per folder is held out
+    assert sorted({im.shape for im in train}) == [(33, 57, 3), (40, 40, 3)]
+    original = np.asarray(Image.open(folders[0] / "00.png"))
+    psnr = 10 * np.log10(255**2 / np.mean((train[0].astype(float) - original) ** 2))
+    assert psnr > 30  # WebP q95 of a photo
+    with tarfile.open(tmp_path / "p.tar") as tar:
+        names = tar.getnames()
+    assert names[0] == "manifest.json" and "images/b/05.webp" in names
+
+
+def test_pack_lowers_quality_to_fit_and_refuses_when_nothing_fits(tmp_path):
+    folders = photo_folders(tmp_path, sizes=((120, 120), (96, 150)))
+    high = write_pack(folders, tmp_path / "hi.tar", budget_mib=1.0)
+    low = write_pack(folders, tmp_path / "lo.tar", budget_mib=0.7 * high["bytes"] / 2**20)
+    assert low["quality"] < high["quality"] and low["bytes"] < high["bytes"]
+    with pytest.raises(ValueError, match="do not fit"):
+        write_pack(folders, tmp_path / "no.tar", budget_mib=0.001)
+
+
+def test_crops_cut_the_right_pixels_at_full_scale():
+    img = np.arange(30 * 50 * 3, dtype=np.int64).reshape(30, 50, 3) % 251
+    images = [img.astype(np.uint8)]
+    batches = CropBatches(images, 8, 16, torch.device("cpu"), torch.Generator().manual_seed(0),
+                          max_scale=1.0)
+    x = batches.next()
+    assert x.shape == (16, 3, 8, 8) and x.min() >= -1 and x.max() <= 1
+    u8 = ((x + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    windows = np.lib.stride_tricks.sliding_window_view(img.astype(np.uint8), (8, 8, 3))[..., 0, :, :, :]
+    for crop in u8:  # every crop is a window of the image, or its mirror image
+        hits = (windows == crop).all(axis=(-1, -2, -3)).any() or (windows == crop[:, ::-1]).all(axis=(-1, -2, -3)).any()
+        assert hits
+
+
+def test_crops_mix_scales_and_sizes_reproducibly():
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (40, 40, 3), dtype=np.uint8), rng.integers(0, 256, (24, 64, 3), dtype=np.uint8)]
+    make = lambda: CropBatches(images, 12, 8, torch.device("cpu"), torch.Generator().manual_seed(3), max_scale=2.0)
+    a, b = make(), make()
+    for _ in range(3):
+        torch.testing.assert_close(a.next(), b.next())
+    assert a.max_scale == 2.0
+    assert CropBatches(images, 16, 8, torch.device("cpu"), torch.Generator(), max_scale=3.0).max_scale == 1.5
+    with pytest.raises(ValueError, match="exceeds the smallest"):
+        CropBatches(images, 32, 8, torch.device("cpu"), torch.Generator())
+
+
+def test_fixed_crops_are_fixed():
+    images = [np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)]
+    a, b = fixed_crops(images, 8, 3), fixed_crops(images, 8, 3)
+    assert a.shape == (3, 8, 8, 3) and np.array_equal(a, b)
+
+
+def test_a_size_agnostic_prior_trains_from_a_pack(tmp_path):
+    write_pack(photo_folders(tmp_path), tmp_path / "p.tar", budget_mib=1.0, val_every=3)
+    args = ["train", "--data", str(tmp_path / "p.tar"), "--out", str(tmp_path / "run"), "--preset", "tiny-any",
+            "--crop", "16", "--batch-size", "8", "--steps", "4", "--no-compile", "--quiet", "--name", "nat",
+            "--ckpt-every", "100", "--sample-every", "100", "--export-dtype", "float32", "--sample-count", "2",
+            "--sample-steps", "2", "--log-every", "2"]
+    assert main(args) == 0
+    meta = json.loads((tmp_path / "run/nat.json").read_text())
+    assert meta["any_size"] is True and meta["training"]["crop"] == 16 and meta["training"]["training_images"] == 8
+    held = [json.loads(line) for line in (tmp_path / "run/log.jsonl").read_text().splitlines() if "heldout" in line]
+    assert held and "x0_mse_t250" in held[-1]["heldout"]  # the pack's val split is the held-out set
+    assert (tmp_path / "run/samples_final_large.png").exists()
+    prior = invdiff.load_prior(str(tmp_path / "run/nat.json"))
+    assert torch.isfinite(prior.eps(torch.zeros(1, 3, 24, 40), 10)).all()  # another size than it trained on
+
+
+def test_crop_mode_refuses_attention_and_packs_need_crops(tmp_path):
+    write_pack(photo_folders(tmp_path), tmp_path / "p.tar", budget_mib=1.0)
+    base = ["train", "--data", str(tmp_path / "p.tar"), "--out", str(tmp_path / "run"), "--steps", "1",
+            "--no-compile", "--quiet"]
+    with pytest.raises(ValueError, match="size-agnostic"):
+        main([*base, "--preset", "tiny", "--crop", "16"])
+    with pytest.raises(ValueError, match="--crop"):
+        main([*base, "--preset", "tiny-any"])
