@@ -15,7 +15,7 @@ setsid nohup torchrun --standalone --nproc_per_node "$gpus" -m invdiff train \
   --data .carry/natural-pack.tar --crop 64 --max-scale 2 --full-scale-fraction 0.5 \
   --out runs/natural --name natural --preset natural \
   --batch-size 256 --lr 2e-4 --warmup-steps 500 --ema-decay 0.999 --max-minutes "$minutes" --steps 10000000 \
-  --ckpt-every 2000 --sample-every 1000000 --log-every 100 --heldout-count 256 --export-dtype bfloat16 --quiet \
+  --ckpt-every 2000 --sample-every 1000000 --log-every 100 --export-dtype bfloat16 --quiet \
   --data-note "natural-train (3,168 photos at 256², six sources, see ../shared/datasets/natural-train/SOURCES.md) + BSDS500 train+test (400, 481x321); every 50th image per folder held out; WebP pack (benchmarks/natural/make_pack.py); random 64² crops, half of them down-scaled by U[1,2], horizontal flips" \
   --license "research use only: ImageNet terms of access (imagenet-sample, imagenet-imagen), CC BY 2.0 per image for nips17-dev (attribution: ../shared/datasets/natural-train/ATTRIBUTION-nips17-dev.tsv), Berkeley BSDS research use; the weights inherit these terms" \
   "$@" > runs/natural/stdout.log 2>&1 < /dev/null &

@@ -5,6 +5,7 @@ set -uo pipefail
 limit=${1:-540}; t0=$(date +%s)
 while [ $(( $(date +%s) - t0 )) -lt "$limit" ]; do
   [ -f runs/natural/natural.json ] && break
+  pgrep -f "invdiff train" > /dev/null || { echo "training is not running"; break; }
   sleep 20
   tail -n 1 runs/natural/log.jsonl 2>/dev/null | cut -c1-200
 done
