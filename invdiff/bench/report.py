@@ -132,6 +132,14 @@ def _speed_line(rows: list[dict]) -> str:
     return f"- speed mode: {', '.join(text.get(m, m) for m in modes)}"
 
 
+def _sizes(suite: dict) -> str:
+    """How the images were sized, for the header."""
+    if suite["resolution"] != "native":
+        return f"at {suite['resolution']}×{suite['resolution']} (centre square crop, resized; first in sorted order)"
+    m = int(suite.get("multiple_of", 1))
+    return "at their own sizes" + (f", centre-cropped to multiples of {m}" if m > 1 else "") + " (no resize)"
+
+
 def _header(meta: dict, n_images: int, wall_seconds: float | None, rows: list[dict] | None = None) -> list[str]:
     suite, prior, metrics, code = meta["suite"], meta.get("prior") or {}, meta["metrics"], meta["code"]
     ssim = metrics["ssim"]
@@ -141,8 +149,7 @@ def _header(meta: dict, n_images: int, wall_seconds: float | None, rows: list[di
     runs = meta.get("runs", [])
     devices = sorted({f"{r['device']} ×{r['world_size']}" for r in runs})
     lines = [f"# Benchmark `{suite['name']}`", "",
-             (f"- images: {n_images} of `{suite['dataset']}` at {suite['resolution']}×{suite['resolution']} "
-              f"(first in sorted order), suite seed {suite['seed']}"),
+             f"- images: {n_images} of `{suite['dataset']}` {_sizes(suite)}, suite seed {suite['seed']}",
              f"- prior: {prior.get('name', '—')} (sha256 {str(prior.get('sha256'))[:16]}…)" if prior else "- prior: none",
              (f"- code: invdiff {code['invdiff']}, commit {code.get('commit')}{' (dirty tree)' if code.get('dirty') else ''}"
               + (f", sources sha256 {code['source_sha256'][:16]}…" if code.get("source_sha256") else "")),
