@@ -5,8 +5,9 @@ image size: such a prior serves only the square resolution it was trained at (``
 32×32 gave 6–11 dB of noise, issue 17). A fully convolutional prior (no attention, e.g.
 ``natural``) sees the same statistics per pixel at any size and serves any H×W down to its
 smallest size (its down-sampling factor, or ``prior.min_size`` where the prior states one; padding
-to a multiple of the factor is the prior's job). A prior may state ``any_size`` (True/False)
-itself; otherwise it is read from its modules.
+to a multiple of the factor is the prior's job). A prior may state ``any_size`` (True/False) as an
+attribute or in its card (``prior.meta["any_size"]``, e.g. windowed attention); otherwise it is
+read from its modules.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def attention_layers(prior: Any) -> int:
 def any_size(prior: Any) -> bool:
     """Whether ``prior`` serves sizes other than its training resolution (module docstring)."""
     stated = getattr(prior, "any_size", None)
+    if stated is None:
+        stated = (getattr(prior, "meta", None) or {}).get("any_size")
     return bool(stated) if stated is not None else attention_layers(prior) == 0
 
 

@@ -11,11 +11,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="run a benchmark suite and write metric tables",
                        description="Run SUITE.yaml (see configs/bench/) into --out: results.jsonl (resumable), "
                                    "results.md, results.csv, meta.json and one PNG grid per task. Under torchrun "
-                                   "the images are sharded over the ranks.")
+                                   "the images are sharded over the ranks. configs/bench/samples.yaml runs with "
+                                   "what ships (no --data); the others read --data or $INVDIFF_DATA.")
     p.add_argument("suite", help="suite YAML file, e.g. configs/bench/faces64.yaml")
     p.add_argument("--out", required=True, help="output folder; rerunning into it resumes where it stopped")
     p.add_argument("--data", default=None, help="dataset root (default: $INVDIFF_DATA)")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N images of the suite")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N images of each image set of the suite")
     p.add_argument("--device", default=None, help="cuda, cpu, cuda:1 … (default: cuda if available; "
                                                   "under torchrun each rank takes its local GPU)")
     p.add_argument("--batch-size", type=int, default=None, help="images solved at once (default: the suite's)")
