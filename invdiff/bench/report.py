@@ -107,7 +107,7 @@ def _task_section(label: str, info: dict, tables: list[tuple[Scope | None, list[
     lines = [_task_header(label, info), ""]
     for scope, table in tables:
         if scope is not None:
-            lines += ["", f"#### {scope.label} — {len(scope.images)} images"
+            lines += ([""] if lines[-1] else []) + [f"#### {scope.label} — {len(scope.images)} images"
                       + ("" if scope.subset is None else f" (every method on the same {len(scope.images)} images)"), ""]
         lines += _scope_table(label, table)
     rows = [s for _, table in tables for s in table if s["task"] == label]
