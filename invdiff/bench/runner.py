@@ -1,6 +1,7 @@
 """Run a suite: every (task, method, image) row once, resumable, sharded over ``torchrun`` ranks.
 
-Rank ``r`` of ``W`` takes images ``r, r+W, …`` of the sorted list, skips rows already on disk
+Rank ``r`` of ``W`` takes images ``r, r+W, …`` of the list (within each group of images the same
+methods run on, so a subset for the expensive methods is spread too), skips rows already on disk
 (in ``results.jsonl`` or any shard), measures each image with its own generator
 (:mod:`invdiff.bench.protocol`), runs the baselines on the CPU and the diffusion methods on its
 device, and appends one row per image. After a barrier rank 0 merges the shards and writes the
@@ -241,7 +242,7 @@ class Runner:
         check_or_write_meta(self.out, self.suite, prior_record(self.prior, self.prior_source), self.metrics, plans,
                             self._run_record(), write=self.dist.rank == 0)
         done = {row_key(r) for r in rows}
-        mine = self.images[self.dist.rank::self.dist.world]
+        mine = self._my_images()
         with writer_for(self.out, self.dist.rank, self.dist.world) as writer:
             for task in self.suite.tasks:
                 self._run_task(task, plans[task.label], mine, done, writer)
@@ -252,6 +253,16 @@ class Runner:
         self.dist.barrier()
         self.dist.close()
         return self.out
+
+    def _my_images(self) -> list[BenchImage]:
+        """This rank's images: round-robin within each group of images that the same methods run on, so that a
+        subset of expensive methods is spread over the ranks too (not all on the ranks its positions fall to)."""
+        groups: dict[tuple[str, ...], list[BenchImage]] = {}
+        for im in self.images:
+            key = tuple(m.label for m in self.suite.methods
+                        if m.images is not None and im.name in self.suite.method_images(m))
+            groups.setdefault(key, []).append(im)
+        return [im for group in groups.values() for im in group[self.dist.rank::self.dist.world]]
 
     def _check_speed(self, rows: list[dict[str, Any]]) -> None:
         """Refuse to add rows of one speed mode to a folder holding rows of the other (older rows: fp32)."""

@@ -139,3 +139,24 @@ def test_a_fixed_size_prior_is_refused_at_another_size_and_an_any_size_one_is_no
     assert "at least" in size_problem(anysize, 1, 56)
     x = torch.zeros(1, 3, 40, 56)
     assert anysize.eps(x, 10).shape == x.shape
+
+
+def test_a_subset_is_spread_over_the_ranks():
+    """With 8 ranks the natural suite's 16 gpu8 images go 2 to each rank (by list position, all 8 CBSD68 ones
+    would have fallen on rank 0)."""
+    from invdiff.bench.runner import Dist, Runner
+
+    suite = load_suite(NATURAL)
+    runner = Runner.__new__(Runner)
+    runner.suite = suite
+    from invdiff.bench.protocol import BenchImage
+
+    runner.images = [BenchImage(i, f"kodak24/kodim{i + 1:02d}.png", None) for i in range(24)] + \
+                    [BenchImage(i, f"cbsd68/{n}", None) for i, n in enumerate(suite.sets[1].images)]
+    gpu8 = set(suite.subsets["gpu8"])
+    per_rank = []
+    for rank in range(8):
+        runner.dist = Dist(rank=rank, world=8)
+        per_rank.append([im.name for im in runner._my_images()])
+    assert sorted(n for names in per_rank for n in names) == sorted(im.name for im in runner.images)
+    assert [sum(n in gpu8 for n in names) for names in per_rank] == [2] * 8
