@@ -1,11 +1,11 @@
 """Image-quality metrics on RGB images in [0, 1], no border crop (the diffusion inverse-problem convention).
 
 * **PSNR** = 10 log₁₀(1 / MSE) per image, MSE over all pixels and channels, peak 1.
-* **SSIM** (Wang et al. 2004), written here: Gaussian window 11×11 with σ = 1.5, ``K₁ = 0.01``,
-  ``K₂ = 0.03``, data range 1, only windows that fit inside the image ("valid"), computed per
-  channel and averaged over the SSIM map and the channels — the same numbers as
+* **SSIM** (Wang et al. 2004) through ``piq.ssim``: Gaussian window 11×11 with σ = 1.5, ``K₁ = 0.01``,
+  ``K₂ = 0.03``, data range 1, only windows that fit inside the image ("valid"), no down-sampling,
+  computed per channel and averaged over the SSIM map and the channels — the numbers of
   ``skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``
-  and ``piq.ssim(downsample=False)`` (a test checks both).
+  (a test checks it).
 * **LPIPS** (Zhang et al. 2018) through the ``lpips`` package: AlexNet trunk, version 0.1, the
   linear heads that ship inside the ``lpips`` wheel. The AlexNet trunk is **never downloaded**: it
   is read from a torchvision-layout ``features.*`` file (safetensors or a torch hub ``.pth``) found
@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
 ALEXNET_ENV = "INVDIFF_LPIPS_ALEXNET"
@@ -48,31 +47,24 @@ def psnr(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return -10.0 * torch.log10(mse)
 
 
-def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> torch.Tensor:
-    """The normalised ``size×size`` Gaussian SSIM window, float64."""
-    t = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-t.square() / (2 * sigma**2))
-    g = g / g.sum()
-    return torch.outer(g, g)
-
-
 def ssim(x: torch.Tensor, ref: torch.Tensor, window: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> torch.Tensor:
-    """Per-image SSIM of ``x`` against ``ref`` (both [0, 1]); see the module docstring for the definition."""
+    """Per-image SSIM of ``x`` against ``ref`` (both [0, 1]) by ``piq.ssim``; see the module docstring.
+
+    float32 on the inputs' device, by measurement: for a 4×3×512×768 batch on this project's 2-core CPU
+    piq took 1.9 s in float32 and 30.0 s in float64 (our former float64 implementation: 26.6 s), and the
+    float32 values differ from scikit-image's float64 ones by at most 9.1e-7 (float64: 3e-16) — far below
+    the 3 decimals a table shows. On the benchmark's GPU the metric runs where the images are.
+    """
+    import piq
+
     _check_pair(x, ref)
     if min(x.shape[-2:]) < window:
         raise ValueError(f"SSIM with an {window}×{window} window needs images of at least that size, "
                          f"got {tuple(x.shape[-2:])}.")
-    c = x.shape[1]
-    w = gaussian_window(window, sigma).to(x.device)[None, None].expand(c, 1, window, window)
-    a, b = x.double(), ref.double()
-    blur = lambda t: F.conv2d(t, w, groups=c)
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a.square()
-    var_b = blur(b * b) - mu_b.square()
-    cov = blur(a * b) - mu_a * mu_b
-    c1, c2 = SSIM_K1**2, SSIM_K2**2
-    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a.square() + mu_b.square() + c1) * (var_a + var_b + c2))
-    return ssim_map.flatten(1).mean(dim=1)
+    with torch.no_grad():
+        out = piq.ssim(x.float().clamp(0, 1), ref.float().clamp(0, 1), kernel_size=window, kernel_sigma=sigma,
+                       data_range=1.0, reduction="none", downsample=False, k1=SSIM_K1, k2=SSIM_K2)
+    return out.double().cpu()
 
 
 def sha256_file(path: str | Path) -> str:
@@ -204,8 +196,9 @@ class Metrics:
 
     def __call__(self, x: torch.Tensor, ref: torch.Tensor) -> dict[str, list[float | None]]:
         """``{"psnr": [...], "ssim": [...], "lpips": [...]}`` per image (LPIPS entries ``None`` when unavailable)."""
-        x, ref = x.detach().clamp(0, 1).cpu(), ref.detach().cpu()
-        out = {"psnr": psnr(x, ref).tolist(), "ssim": ssim(x, ref).tolist()}
+        x, ref = x.detach().clamp(0, 1), ref.detach()
+        out = {"psnr": psnr(x.cpu(), ref.cpu()).tolist(), "ssim": ssim(x.to(self.device), ref.to(self.device)).tolist()}
+        x, ref = x.cpu(), ref.cpu()
         lp = self._model is not None and min(x.shape[-2:]) >= LPIPS_MIN_SIZE
         out["lpips"] = self.lpips_distance(x, ref).tolist() if lp else [None] * x.shape[0]
         return out
@@ -221,6 +214,6 @@ class Metrics:
             "psnr": "10 log10(1 / MSE) per image, MSE over all pixels and channels",
             "ssim": {"window": "gaussian", "size": SSIM_WINDOW, "sigma": SSIM_SIGMA, "k1": SSIM_K1, "k2": SSIM_K2,
                      "data_range": 1.0, "padding": "valid windows only", "channels": "per channel, averaged",
-                     "implementation": "invdiff.metrics.ssim"},
+                     "implementation": "piq.ssim (float32, downsample=False)"},
             "lpips": lp,
         }

@@ -1,5 +1,9 @@
 """Task protocols: how each task's operator is drawn for an image size (one place for CLI and benchmarks).
 
+``size`` is an int (a square image) or an ``(H, W)`` pair. Lengths that scale with the image
+scale with its short side ``s = min(H, W)``; the box hole of inpainting is half of each side
+(a quarter of the area), centred or placed at random.
+
 The DPS protocol (Chung et al. 2023) is stated at 256²: a 128×128 box hole, 92 % random missing
 pixels, ×4 bicubic super-resolution, Gaussian blur 61×61 with std 3.0, motion blur 61×61 with
 intensity 0.5, all with σ_y = 0.05 on the [-1, 1] scale. At other sizes lengths scale with the
@@ -11,7 +15,7 @@ blur, so below 256² the std is ``max(3·s/256, 2·min(1, s/64))`` — 2.0 px on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 import torch
 
@@ -21,6 +25,15 @@ from operators.noise import GaussianNoise
 
 TASKS = ("inpaint", "gaussian_blur", "motion_blur", "sr4", "jpeg")
 DEFAULT_SIGMA_Y = {"inpaint": 0.05, "gaussian_blur": 0.05, "motion_blur": 0.05, "sr4": 0.05, "jpeg": 0.0}
+Size = Union[int, tuple[int, int]]
+
+
+def image_hw(size: Size) -> tuple[int, int]:
+    """``(H, W)`` of an int (square) or ``(H, W)`` size."""
+    if isinstance(size, int):
+        return size, size
+    h, w = (int(v) for v in size)
+    return h, w
 
 
 def odd(n: float, minimum: int = 3) -> int:
@@ -43,9 +56,9 @@ class Problem:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def make_problem(task: str, size: int, generator: torch.Generator, sigma_y: float | None = None,
+def make_problem(task: str, size: Size, generator: torch.Generator, sigma_y: float | None = None,
                  channels: int = 3, **params: Any) -> Problem:
-    """Draw the ``task`` operator for a ``size×size`` image with the protocol's defaults.
+    """Draw the ``task`` operator for a ``size×size`` (or ``H×W`` for a pair) image with the protocol's defaults.
 
     ``params`` override protocol choices: ``mask`` (a tensor), ``mask_kind`` (box | random | …, see
     ``operators.generators.MASK_KINDS``) and its parameters, ``kernel`` (a tensor), ``kernel_size``,
@@ -74,7 +87,7 @@ def _inpaint(size, generator, noise, channels, params):
     mask = _take(params, "mask", None)
     kind = _take(params, "mask_kind", "box" if mask is None else "given")
     if mask is None:
-        mask = make_mask(kind, size, generator, **params)
+        mask = make_mask(kind, image_hw(size), generator, **params)
         params.clear()
     _done(params, "inpaint")
     op = operators.Inpainting(mask, channels=channels, noise=noise)
@@ -82,6 +95,7 @@ def _inpaint(size, generator, noise, channels, params):
 
 
 def _gaussian(size, generator, noise, channels, params):
+    size = min(image_hw(size))
     ksize = _take(params, "kernel_size", min(odd(61 * size / 256), odd(size)))
     std = _take(params, "std", gaussian_std(size))
     _done(params, "gaussian_blur")
@@ -90,6 +104,7 @@ def _gaussian(size, generator, noise, channels, params):
 
 
 def _motion(size, generator, noise, channels, params):
+    size = min(image_hw(size))
     kernel = _take(params, "kernel", None)
     ksize = _take(params, "kernel_size", min(odd(61 * size / 256, 5), odd(size)))
     intensity = _take(params, "intensity", 0.5)

@@ -43,8 +43,23 @@ def save(out: Path, task: str, column: str, image_name: str, x: torch.Tensor) ->
     return path
 
 
-def grid(out: Path, task: str, columns: list[str], image_names: list[str], cell: int = 96) -> Path | None:
-    """``OUT/grid_<task>.png``: one row per image, one column per entry of ``columns``; ``None`` if nothing exists."""
+def _tile(im: Image.Image, cell: int, crop: bool) -> Image.Image:
+    """A ``cell×cell`` grid cell: the centre ``cell×cell`` crop at full resolution (``crop``, images larger than
+    the cell), else the whole image resized by nearest-neighbour."""
+    im = im.convert("RGB")
+    w, h = im.size
+    if crop and min(w, h) >= cell:
+        left, top = (w - cell) // 2, (h - cell) // 2
+        return im.crop((left, top, left + cell, top + cell))
+    return im.resize((cell, cell), Image.NEAREST)
+
+
+def grid(out: Path, task: str, columns: list[str], image_names: list[str], cell: int = 96,
+         crop: bool = False) -> Path | None:
+    """``OUT/grid_<task>.png``: one row per image, one column per entry of ``columns``; ``None`` if nothing exists.
+
+    Images of any size share a grid: each cell is a centre crop (``crop``) or a resized copy (see :func:`_tile`).
+    """
     root = Path(out) / IMAGES / task
     names = [n for n in image_names if (root / "_truth" / file_name(n)).is_file()]
     if not names:
@@ -61,7 +76,7 @@ def grid(out: Path, task: str, columns: list[str], image_names: list[str], cell:
             if not path.is_file():
                 continue
             with Image.open(path) as im:
-                tile = im.convert("RGB").resize((cell, cell), Image.NEAREST)
+                tile = _tile(im, cell, crop)
             canvas.paste(tile, (x0, header + pad + r * (cell + pad)))
     target = Path(out) / f"grid_{task}.png"
     tmp = target.with_name(f".{target.name}.tmp")

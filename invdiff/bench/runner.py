@@ -1,6 +1,7 @@
 """Run a suite: every (task, method, image) row once, resumable, sharded over ``torchrun`` ranks.
 
-Rank ``r`` of ``W`` takes images ``r, r+W, …`` of the sorted list, skips rows already on disk
+Rank ``r`` of ``W`` takes images ``r, r+W, …`` of the list (within each group of images the same
+methods run on, so a subset for the expensive methods is spread too), skips rows already on disk
 (in ``results.jsonl`` or any shard), measures each image with its own generator
 (:mod:`invdiff.bench.protocol`), runs the baselines on the CPU and the diffusion methods on its
 device, and appends one row per image. After a barrier rank 0 merges the shards and writes the
@@ -44,11 +45,16 @@ from .protocol import (
     batch_operator,
     data_root,
     load_images,
+    load_native,
     measure,
+    native_shape,
+    needs_data_root,
     sampler_generator,
     suite_images,
 )
+from .sizes import size_problem
 from .report import write_report
+from .scopes import grid_names
 from .store import all_rows, merge_shards, row_key, writer_for
 from .suite import MethodSpec, Suite, TaskSpec
 
@@ -117,6 +123,7 @@ class Entry:
     reason: str | None = None
     solver: Any = None
     prior: Any = None
+    images: set[str] | None = None  # the only images it runs on (a subset), None: all
 
 
 def method_prior_source(suite: Suite, method: MethodSpec) -> str | None:
@@ -147,7 +154,7 @@ def plan_task(suite: Suite, task: TaskSpec, example: Measured, image_shape: tupl
         own = (method_priors or {}).get(m.label)
         if own is not None:
             settings["prior"] = {"name": own.name, "sha256": own.meta.get("sha256")}
-        entries.append(Entry(m.label, "diffusion", settings, solver.supports(op), solver, own))
+        entries.append(Entry(m.label, "diffusion", settings, solver.supports(op), solver, own, suite.method_images(m)))
     return entries
 
 
@@ -156,18 +163,23 @@ class Runner:
 
     def __init__(self, suite: Suite, out: str | Path, data: str | Path | None = None, limit: int | None = None,
                  device: str | None = None, batch_size: int | None = None, save_images: bool = False,
-                 prior: str | None = None, lpips_weights: str | None = None, progress: bool = True,
+                 prior: Any = None, lpips_weights: str | None = None, progress: bool = True,
                  command: list[str] | None = None, fast: bool = False) -> None:
+        """``prior`` replaces the suite's prior: a built-in name, a path, or an already loaded prior object."""
         self.fast = bool(fast)
         self.speed = api.speed_mode(self.fast)
         if self.fast:  # before any work: fast mode needs bf16 autocast and CUDA graphs
             api.check_fast(resolve_device(device, int(os.environ.get("LOCAL_RANK", "0"))), "--fast (fast=True)")
-        self._warm: set[tuple[str, str, int]] = set()  # (task, method, batch size) already compiled
+        self._warm: set[tuple[str, str, tuple]] = set()  # (task, method, batch shape) already compiled
         self.suite, self.out = suite, Path(out)
-        self.images = suite_images(suite, data_root(data), limit)
+        self.images = suite_images(suite, data_root(data) if needs_data_root(suite) else None, limit)
+        self.shapes = {im.name: self._image_shape(im) for im in self.images}
+        self.grid = set(grid_names(suite.to_dict(), [im.name for im in self.images]))  # images the grids show
         self.batch_size = int(batch_size or suite.batch_size)
         self.save_images, self.progress, self.command = save_images, progress, command
-        self.prior_source = prior or suite.prior
+        self._given_prior = prior if prior is not None and not isinstance(prior, (str, Path)) else None
+        self.prior_source = (self._given_prior.name if self._given_prior is not None else
+                             (str(prior) if prior is not None else suite.prior))
         self.dist = setup_distributed(device)
         self.device = self.dist.device
         self.prior = None
@@ -187,7 +199,9 @@ class Runner:
             source = own if own != self.suite.prior else self.prior_source
             if not source:
                 raise ValueError(f"suite {self.suite.name!r} runs diffusion methods but names no prior; pass --prior.")
-            if source not in loaded:
+            if source not in loaded and source == self.prior_source and self._given_prior is not None:
+                loaded[source] = self._given_prior.to(self.device)
+            elif source not in loaded:
                 try:
                     loaded[source] = load_prior(source, device=self.device)
                 except FileNotFoundError as err:
@@ -197,10 +211,25 @@ class Runner:
             mismatch = prior_mismatch(m.method, loaded[source])
             if mismatch is not None:
                 raise ValueError(f"suite {self.suite.name!r}, method {m.label!r}: {mismatch}")
+            self._check_sizes(m, loaded[source])
             if source == self.prior_source:
                 self.prior = loaded[source]
             else:
                 self.method_priors[m.label] = loaded[source]
+
+    def _image_shape(self, image: BenchImage) -> tuple[int, int]:
+        """``(H, W)`` the image is evaluated at: its own (cropped) size, or the suite's square resolution."""
+        if self.suite.native:
+            return native_shape(image.path, self.suite.multiple_of)
+        return (self.suite.resolution, self.suite.resolution)
+
+    def _check_sizes(self, method: MethodSpec, prior) -> None:
+        """Refuse, before any work, a prior asked to serve a size it cannot (see :mod:`invdiff.bench.sizes`)."""
+        wanted = self.suite.method_images(method)
+        for shape in sorted({s for name, s in self.shapes.items() if wanted is None or name in wanted}):
+            problem = size_problem(prior, *shape)
+            if problem is not None:
+                raise api.UsageError(f"suite {self.suite.name!r}, method {method.label!r}: {problem}")
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> Path:
@@ -213,7 +242,7 @@ class Runner:
         check_or_write_meta(self.out, self.suite, prior_record(self.prior, self.prior_source), self.metrics, plans,
                             self._run_record(), write=self.dist.rank == 0)
         done = {row_key(r) for r in rows}
-        mine = self.images[self.dist.rank::self.dist.world]
+        mine = self._my_images()
         with writer_for(self.out, self.dist.rank, self.dist.world) as writer:
             for task in self.suite.tasks:
                 self._run_task(task, plans[task.label], mine, done, writer)
@@ -224,6 +253,16 @@ class Runner:
         self.dist.barrier()
         self.dist.close()
         return self.out
+
+    def _my_images(self) -> list[BenchImage]:
+        """This rank's images: round-robin within each group of images that the same methods run on, so that a
+        subset of expensive methods is spread over the ranks too (not all on the ranks its positions fall to)."""
+        groups: dict[tuple[str, ...], list[BenchImage]] = {}
+        for im in self.images:
+            key = tuple(m.label for m in self.suite.methods
+                        if m.images is not None and im.name in self.suite.method_images(m))
+            groups.setdefault(key, []).append(im)
+        return [im for group in groups.values() for im in group[self.dist.rank::self.dist.world]]
 
     def _check_speed(self, rows: list[dict[str, Any]]) -> None:
         """Refuse to add rows of one speed mode to a folder holding rows of the other (older rows: fp32)."""
@@ -236,38 +275,51 @@ class Runner:
 
     def _plan(self, task: TaskSpec) -> list[Entry]:
         first = self.images[0]
-        example = measure(self.suite, task, first, load_images([first], self.suite.resolution))
-        return plan_task(self.suite, task, example, self._shape(1), self.method_priors)
+        truth = self._load([first])
+        example = measure(self.suite, task, first, truth)
+        return plan_task(self.suite, task, example, tuple(truth.shape), self.method_priors)
 
-    def _shape(self, n: int) -> tuple[int, int, int, int]:
-        return (n, 3, self.suite.resolution, self.suite.resolution)
+    def _load(self, images: list[BenchImage]) -> torch.Tensor:
+        """``N×3×H×W`` ground truths of images of one shape, in [0, 1]."""
+        if self.suite.native:
+            return torch.cat([load_native(im, self.suite.multiple_of) for im in images])
+        return load_images(images, self.suite.resolution)
+
+    def _chunks(self, mine: list[BenchImage]) -> list[list[BenchImage]]:
+        """Batches of at most ``batch_size`` images of one shape (in list order within each shape)."""
+        by_shape: dict[tuple[int, int], list[BenchImage]] = {}
+        for im in mine:
+            by_shape.setdefault(self.shapes[im.name], []).append(im)
+        return [group[i:i + self.batch_size] for group in by_shape.values()
+                for i in range(0, len(group), self.batch_size)]
 
     def _keeps_images(self, image: BenchImage) -> bool:
-        return self.save_images or image.index < self.suite.grid_images
+        return self.save_images or image.name in self.grid
 
     def _run_task(self, task: TaskSpec, plan: list[Entry], mine: list[BenchImage], done: set, writer) -> None:
         runnable = [e for e in plan if e.reason is None]
-        chunks = [mine[i:i + self.batch_size] for i in range(0, len(mine), self.batch_size)]
-        bar = tqdm(chunks, desc=task.label, disable=not self.progress or self.dist.rank != 0)
+        bar = tqdm(self._chunks(mine), desc=task.label, disable=not self.progress or self.dist.rank != 0)
         for chunk in bar:
-            todo = {e.label: [im for im in chunk if (task.label, e.label, im.name) not in done] for e in runnable}
+            todo = {e.label: [im for im in chunk if (task.label, e.label, im.name) not in done
+                              and (e.images is None or im.name in e.images)] for e in runnable}
             if not any(todo.values()):
                 continue
-            truth = load_images(chunk, self.suite.resolution)
+            truth = self._load(chunk)
             gt = {im.name: truth[j:j + 1] for j, im in enumerate(chunk)}
             measured = {im.name: measure(self.suite, task, im, gt[im.name]) for im in chunk}
             for im in chunk:
                 if self._keeps_images(im):
                     imgio.save(self.out, task.label, "_truth", im.name, gt[im.name])
-                    imgio.save(self.out, task.label, "_measured", im.name, self._display(measured[im.name].y))
+                    imgio.save(self.out, task.label, "_measured", im.name, self._display(measured[im.name].y, gt[im.name]))
             for entry in runnable:
                 if todo[entry.label]:
                     writer.extend(self._run_entry(task, entry, todo[entry.label], measured, gt))
 
-    def _display(self, y: torch.Tensor) -> torch.Tensor:
-        """A measurement as an image-sized picture (nearest-neighbour if it is smaller)."""
-        size = self.suite.resolution
-        return y if y.shape[-2:] == (size, size) else F.interpolate(y, size=(size, size), mode="nearest")
+    @staticmethod
+    def _display(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """A measurement as a picture of ``like``'s size (nearest-neighbour if it is smaller)."""
+        size = tuple(like.shape[-2:])
+        return y if tuple(y.shape[-2:]) == size else F.interpolate(y, size=size, mode="nearest")
 
     def _run_entry(self, task: TaskSpec, entry: Entry, todo: list[BenchImage], measured: dict[str, Measured],
                    gt: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
@@ -278,7 +330,7 @@ class Runner:
             group_op = op if op is not None else measured[group[0].name].operator
             y = torch.cat([measured[im.name].y for im in group])
             x = torch.cat([gt[im.name] for im in group])
-            restored, info = self._solve(task, entry, group, group_op, y)
+            restored, info = self._solve(task, entry, group, group_op, y, tuple(x.shape))
             scores = self.metrics(restored, x)
             for j, im in enumerate(group):
                 if self._keeps_images(im):
@@ -289,11 +341,12 @@ class Runner:
                              "speed": self.speed})
         return rows
 
-    def _solve(self, task: TaskSpec, entry: Entry, group: list[BenchImage], op, y: torch.Tensor):
+    def _solve(self, task: TaskSpec, entry: Entry, group: list[BenchImage], op, y: torch.Tensor,
+               shape: tuple[int, ...]):
         n = len(group)
         if entry.kind == "baseline":
             t0 = time.perf_counter()
-            out = run_baseline(entry.label, y, op, self._shape(n), **entry.settings)
+            out = run_baseline(entry.label, y, op, shape, **entry.settings)
             seconds = time.perf_counter() - t0
             return out, {"nfe": 0, "backprop": False, "seconds": seconds / n, "peak_mem_mb": None}
         cuda = self.device.type == "cuda"
@@ -303,13 +356,13 @@ class Runner:
         def solve():
             gens = [sampler_generator(self.suite, task, im, gen_device) for im in group]
             return entry.solver.solve(y.to(self.device), copy.deepcopy(op).to(self.device), prior,
-                                      generator=gens, image_shape=self._shape(n), progress=False)
+                                      generator=gens, image_shape=shape, progress=False)
 
-        if self.fast and (task.label, entry.label, n) not in self._warm:
+        if self.fast and (task.label, entry.label, shape) not in self._warm:
             # the first calls of the same solve compile this shape's graphs; the timed solve below runs whole
             with prior.limit_calls(WARMUP_CALLS), contextlib.suppress(CallLimitReached):
                 solve()
-            self._warm.add((task.label, entry.label, n))
+            self._warm.add((task.label, entry.label, shape))
         if cuda:
             torch.cuda.reset_peak_memory_stats(self.device)
         result = solve()

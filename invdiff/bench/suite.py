@@ -18,6 +18,24 @@ Example (``configs/bench/faces64.yaml``)::
       sr3-100: {method: sr3, steps: 100, prior: faces64-sr4}   # ``prior:`` a method's own prior (name or path)
     baselines: [measurement, pinv, bicubic, wiener, biharmonic]   # each runs where it applies
     baseline_settings: {wiener: {grad_std: 0.0588}}
+
+At their own size (``configs/bench/natural.yaml``)::
+
+    resolution: native              # every image at its own H×W (no resize) …
+    multiple_of: 4                  # … centre-cropped to multiples of 4 (481×321 → 480×320), stated in the table
+    sets:                           # several image sets: an image's name is "<set>/<file>"
+      kodak24: {dataset: kodak24}
+      cbsd68: {dataset: natural-bsds/val, images: [101085.jpg, …]}   # a list names the files
+    subsets:                        # named image lists (for the expensive methods)
+      gpu8: [kodak24/kodim01.png, cbsd68/101085.jpg, …]
+    methods:
+      dps: {images: gpu8}           # this method runs only on the subset; the table pairs every method on it
+    grid_cell: 256                  # grid cells: centre crops of this side at full resolution
+
+``dataset`` is a folder under the data root, or — starting with ``./`` or ``../`` — a folder
+relative to the suite file (``configs/bench/samples.yaml`` reads the shipped ``data/samples``, so
+it needs no data root). ``images`` is a count (the first N files in sorted order), a list of
+file names (relative to the dataset), or null (all files).
 """
 
 from __future__ import annotations
@@ -34,9 +52,28 @@ from ..baselines import BASELINES
 from ..tasks import TASKS
 
 SUITE_KEYS = {"name", "dataset", "resolution", "images", "seed", "prior", "batch_size", "grid_images", "lpips",
-              "tasks", "methods", "baselines", "baseline_settings", "description"}
+              "tasks", "methods", "baselines", "baseline_settings", "description", "sets", "subsets", "multiple_of",
+              "grid_cell"}
 #: Keys that do not change any number in the table (they may differ between a run and its resumption).
-RUN_ONLY_KEYS = ("images", "batch_size", "grid_images", "description")
+RUN_ONLY_KEYS = ("images", "batch_size", "grid_images", "description", "subsets", "grid_cell")
+#: ``resolution: native``: every image at its own size.
+NATIVE = "native"
+
+
+@dataclass
+class ImageSet:
+    """One image folder of a suite: its label (the prefix of its image names when a suite has several), its
+    folder (under the data root, or relative to the suite file when it starts with ``./`` or ``../``) and
+    which files (``None``: all; an int: the first N in sorted order; a list: those names)."""
+
+    label: str
+    dataset: str
+    images: int | list[str] | None = None
+    folder: str | None = None  # set by load_suite for a suite-relative dataset: the absolute folder
+
+    @property
+    def suite_relative(self) -> bool:
+        return self.dataset.startswith(("./", "../"))
 
 
 @dataclass
@@ -62,6 +99,7 @@ class MethodSpec:
     settings: dict[str, Any] = field(default_factory=dict)
     per_task: dict[str, dict[str, Any]] = field(default_factory=dict)
     prior: str | None = None
+    images: str | None = None  # a subset name: the method runs only on those images
 
     def settings_for(self, task_label: str) -> dict[str, Any]:
         return {**self.settings, **self.per_task.get(task_label, {})}
@@ -73,7 +111,7 @@ class Suite:
 
     name: str
     dataset: str
-    resolution: int
+    resolution: int | str
     tasks: list[TaskSpec]
     methods: list[MethodSpec] = field(default_factory=list)
     baselines: list[str] = field(default_factory=lambda: list(BASELINES))
@@ -86,6 +124,19 @@ class Suite:
     lpips: bool = True
     description: str = ""
     source: str | None = None
+    sets: list[ImageSet] = field(default_factory=list)
+    subsets: dict[str, list[str]] = field(default_factory=dict)
+    multiple_of: int = 1
+    grid_cell: int = 96
+
+    @property
+    def native(self) -> bool:
+        """Whether images are used at their own size (``resolution: native``)."""
+        return self.resolution == NATIVE
+
+    def method_images(self, method: MethodSpec) -> set[str] | None:
+        """The image names ``method`` is restricted to (``None``: every image)."""
+        return None if method.images is None else set(self.subsets[method.images])
 
     def to_dict(self) -> dict[str, Any]:
         """A plain-data copy (for meta.json)."""
@@ -102,6 +153,13 @@ class Suite:
         d = self.to_dict()
         for key in (*RUN_ONLY_KEYS, "source", "prior", "methods", "baselines"):
             d.pop(key, None)
+        # which files a set lists changes no row (as the image count), nor where the folder lies; keys at their
+        # defaults are left out so that suites written before they existed keep their fingerprint
+        d["sets"] = [{"label": s["label"], "dataset": s["dataset"]} for s in d["sets"]]
+        if len(self.sets) == 1:
+            d.pop("sets")
+        if self.multiple_of == 1:
+            d.pop("multiple_of")
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -137,8 +195,73 @@ def _methods(raw: Any, where: str) -> list[MethodSpec]:
         _require(label not in BASELINES, f"{where}: method label {label!r} clashes with a baseline name.")
         per_task = dict(entry.pop("per_task", {}) or {})
         prior = entry.pop("prior", None)
-        specs.append(MethodSpec(str(label), method, entry, per_task, None if prior is None else str(prior)))
+        images = entry.pop("images", None)
+        specs.append(MethodSpec(str(label), method, entry, per_task, None if prior is None else str(prior),
+                                None if images is None else str(images)))
     return specs
+
+
+def _image_list(raw: Any, where: str) -> int | list[str] | None:
+    if raw is None or isinstance(raw, int):
+        return raw
+    _require(isinstance(raw, list) and all(isinstance(n, str) for n in raw) and len(set(raw)) == len(raw),
+             f"{where}: 'images' is a count, a list of distinct file names, or null.")
+    return list(raw)
+
+
+def _sets(raw: dict[str, Any], where: str) -> list[ImageSet]:
+    """The suite's image sets: ``sets:`` (several), else the one ``dataset:`` (its label is the folder)."""
+    if raw.get("sets") is None:
+        _require("dataset" in raw, f"{where}: the suite needs 'dataset' (or 'sets').")
+        return [ImageSet(str(raw["dataset"]), str(raw["dataset"]), _image_list(raw.get("images"), where))]
+    _require("dataset" not in raw and raw.get("images") is None,
+             f"{where}: give either 'dataset' (+ 'images') or 'sets', not both.")
+    _require(isinstance(raw["sets"], dict) and raw["sets"], f"{where}: 'sets' maps labels to {{dataset, images}}.")
+    sets = []
+    for label, entry in raw["sets"].items():
+        entry = dict(entry or {})
+        unknown = set(entry) - {"dataset", "images"}
+        _require("dataset" in entry and not unknown, f"{where}: set {label!r} takes 'dataset' and 'images' only.")
+        _require("/" not in str(label), f"{where}: set label {label!r} must not contain '/'.")
+        sets.append(ImageSet(str(label), str(entry["dataset"]), _image_list(entry.get("images"), f"{where}, set {label!r}")))
+    return sets
+
+
+def _resolution(raw: Any, where: str) -> int | str:
+    if raw == NATIVE:
+        return NATIVE
+    _require(isinstance(raw, int) and raw >= 8, f"{where}: resolution is an int ≥ 8 or {NATIVE!r}, got {raw!r}.")
+    return int(raw)
+
+
+def _check_subsets(suite: Suite, where: str) -> None:
+    for name, images in suite.subsets.items():
+        _require(isinstance(images, list) and images and len(set(images)) == len(images),
+                 f"{where}: subset {name!r} must be a non-empty list of distinct image names.")
+        if len(suite.sets) > 1:
+            labels = {s.label for s in suite.sets}
+            bad = [n for n in images if n.split("/", 1)[0] not in labels]
+            _require(not bad, f"{where}: subset {name!r} names {bad[:3]}, which belong to no set {sorted(labels)}.")
+        listed = {n: s for s in suite.sets if isinstance(s.images, list) for n in _names(suite, s)}
+        for n in images:
+            owner = _set_of(suite, n)
+            _require(owner is None or not isinstance(owner.images, list) or n in listed,
+                     f"{where}: subset {name!r} names {n!r}, which is not in the image list of set {owner.label!r}.")
+    for m in suite.methods:
+        _require(m.images is None or m.images in suite.subsets,
+                 f"{where}: method {m.label!r} runs on subset {m.images!r}, which 'subsets' does not define.")
+
+
+def _names(suite: Suite, image_set: ImageSet) -> list[str]:
+    """The full image names of a set's listed files (``<set>/<file>`` when the suite has several sets)."""
+    prefix = f"{image_set.label}/" if len(suite.sets) > 1 else ""
+    return [prefix + n for n in image_set.images] if isinstance(image_set.images, list) else []
+
+
+def _set_of(suite: Suite, name: str) -> ImageSet | None:
+    if len(suite.sets) == 1:
+        return suite.sets[0]
+    return next((s for s in suite.sets if s.label == name.split("/", 1)[0]), None)
 
 
 def parse_suite(raw: dict[str, Any], source: str | None = None) -> Suite:
@@ -147,8 +270,9 @@ def parse_suite(raw: dict[str, Any], source: str | None = None) -> Suite:
     _require(isinstance(raw, dict), f"{where}: a suite is a YAML mapping.")
     unknown = set(raw) - SUITE_KEYS
     _require(not unknown, f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(SUITE_KEYS)}.")
-    for key in ("name", "dataset", "resolution", "tasks"):
+    for key in ("name", "resolution", "tasks"):
         _require(key in raw, f"{where}: the suite needs {key!r}.")
+    sets = _sets(raw, where)
     baselines = raw.get("baselines", list(BASELINES))
     bad = [b for b in baselines or [] if b not in BASELINES]
     _require(not bad, f"{where}: unknown baselines {bad}; choose from {sorted(BASELINES)}.")
@@ -159,16 +283,21 @@ def parse_suite(raw: dict[str, Any], source: str | None = None) -> Suite:
         extra = set(m.per_task) - set(labels)
         _require(not extra, f"{where}: method {m.label!r} has per_task settings for unknown tasks {sorted(extra)}.")
     suite = Suite(
-        name=str(raw["name"]), dataset=str(raw["dataset"]), resolution=int(raw["resolution"]), tasks=tasks,
-        methods=methods, baselines=list(baselines or []),
+        name=str(raw["name"]), dataset=" + ".join(s.dataset for s in sets), resolution=_resolution(raw["resolution"], where),
+        tasks=tasks, methods=methods, baselines=list(baselines or []),
         baseline_settings={k: dict(v or {}) for k, v in (raw.get("baseline_settings") or {}).items()},
-        images=None if raw.get("images") is None else int(raw["images"]), seed=int(raw.get("seed", 0)),
+        images=sets[0].images if len(sets) == 1 else None, seed=int(raw.get("seed", 0)),
         prior=None if raw.get("prior") is None else str(raw["prior"]), batch_size=int(raw.get("batch_size", 8)),
         grid_images=int(raw.get("grid_images", 4)), lpips=bool(raw.get("lpips", True)),
-        description=str(raw.get("description", "")), source=source,
+        description=str(raw.get("description", "")), source=source, sets=sets,
+        subsets={str(k): list(v or []) for k, v in (raw.get("subsets") or {}).items()},
+        multiple_of=int(raw.get("multiple_of", 1)), grid_cell=int(raw.get("grid_cell", 96)),
     )
     _require(len(set(labels)) == len(labels), f"{where}: task labels must be unique.")
-    _require(suite.batch_size >= 1 and suite.resolution >= 8, f"{where}: batch_size ≥ 1 and resolution ≥ 8.")
+    _require(suite.batch_size >= 1 and suite.multiple_of >= 1 and suite.grid_cell >= 16,
+             f"{where}: batch_size ≥ 1, multiple_of ≥ 1 and grid_cell ≥ 16.")
+    _require(suite.multiple_of == 1 or suite.native, f"{where}: multiple_of applies to resolution: {NATIVE} only.")
+    _check_subsets(suite, where)
     return suite
 
 
@@ -187,4 +316,7 @@ def load_suite(path: str | Path) -> Suite:
     suite.prior = near(suite.prior)
     for m in suite.methods:
         m.prior = near(m.prior)
+    for image_set in suite.sets:
+        if image_set.suite_relative:
+            image_set.folder = str((path.parent / image_set.dataset).resolve())
     return suite

@@ -43,3 +43,16 @@ def smoke_env(tmp_path_factory) -> dict[str, Path]:
         Image.fromarray(sample_image(name, (48 + 8 * i, 40))).save(folder / f"{name}.png")
     prior = save_prior(tiny_prior(image_size=32), root / "tiny.json")
     return {"root": root, "data": root / "data", "prior": prior}
+
+
+def tiny_any_size_prior(seed: int = 0):
+    """A random ``tiny`` prior without any attention layer: fully convolutional, so it serves any H×W (even sides)."""
+    from torch import nn
+
+    from invdiff.priors import ADMUNet, DiffusionPrior, NoiseSchedule
+    from tests.priors.helpers import randomize, tiny_config
+
+    net = ADMUNet(tiny_config(attention_resolutions=()))
+    net.middle_block[1] = nn.Identity()  # the middle block's attention: the only one left
+    randomize(net, seed).eval()
+    return DiffusionPrior(net, NoiseSchedule.create("linear", 1000), resolution=16, channels=3, name="tiny-any-size")

@@ -111,3 +111,34 @@ def test_batch_operator_stacks_masks_shares_fixed_operators_and_stacks_per_image
     assert isinstance(batch_operator([operators.MotionBlur(k1 / k1.sum()), operators.MotionBlur(k2 / k2.sum())]),
                       ImageWise)
     assert batch_operator([operators.JPEG(10), operators.JPEG(30)]) is None  # non-linear: one at a time
+
+
+NATIVE = {"name": "n", "resolution": "native", "tasks": {"box": {"task": "inpaint"}},
+          "sets": {"a": {"dataset": "smoke", "images": ["astronaut.png", "coffee.png"]}, "b": {"dataset": "smoke"}}}
+
+
+def test_native_suite_errors_name_the_problem():
+    with pytest.raises(ValueError, match="either 'dataset'"):
+        parse_suite({**NATIVE, "dataset": "smoke"})
+    with pytest.raises(ValueError, match="resolution is an int"):
+        parse_suite({**NATIVE, "resolution": "big"})
+    with pytest.raises(ValueError, match="multiple_of applies"):
+        parse_suite({**MINIMAL, "multiple_of": 4})
+    with pytest.raises(ValueError, match="which 'subsets' does not define"):
+        parse_suite({**NATIVE, "methods": {"dps": {"images": "gpu8"}}})
+    with pytest.raises(ValueError, match="belong to no set"):
+        parse_suite({**NATIVE, "subsets": {"s": ["c/x.png"]}})
+    with pytest.raises(ValueError, match="not in the image list of set 'a'"):
+        parse_suite({**NATIVE, "subsets": {"s": ["a/chelsea.png"]}})
+
+
+def test_sets_name_their_images_and_limit_applies_per_set(smoke_env):
+    suite = parse_suite({**NATIVE, "subsets": {"s": ["a/coffee.png", "b/rocket.png"]}})
+    names = [im.name for im in suite_images(suite, smoke_env["data"])]
+    assert names[:2] == ["a/astronaut.png", "a/coffee.png"] and len(names) == 2 + 5
+    assert [im.index for im in suite_images(suite, smoke_env["data"])][:3] == [0, 1, 0]
+    assert [im.name for im in suite_images(suite, smoke_env["data"], limit=1)] == ["a/astronaut.png", "b/astronaut.png"]
+    missing = parse_suite({**NATIVE, "sets": {"a": {"dataset": "smoke", "images": ["nope.png"]}}})
+    with pytest.raises(FileNotFoundError, match="nope.png"):
+        suite_images(missing, smoke_env["data"])
+    assert parse_suite(NATIVE).fingerprint() == parse_suite({**NATIVE, "subsets": {"s": ["b/x.png"]}}).fingerprint()
