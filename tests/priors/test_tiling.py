@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -80,7 +82,7 @@ def test_tiles_have_one_size_cover_the_axis_and_overlap_enough(length, tile, ove
     size = min(tile, length)
     assert starts[0] == 0 and starts[-1] + size == length  # the last tile is shifted inward, never padded
     assert all(s % 8 == 0 for s in starts)  # stride-aligned: lengths, tiles and overlaps are multiples of 8
-    assert all(b - a <= size - overlap for a, b in zip(starts, starts[1:], strict=False))
+    assert all(b - a <= size - overlap for a, b in itertools.pairwise(starts))
     assert list(starts) == sorted(set(starts))
 
 
@@ -128,7 +130,7 @@ def test_blending_is_exact_for_a_pointwise_network_and_cuts_the_condition_like_x
     """A network whose output at p depends on x(p), c(p) only: tiles blend back to the whole call exactly."""
     x, c = field((2, 3, 37, 53), 1), field((2, 3, 37, 53), 2)
     t = torch.tensor([3, 4])
-    fn = lambda x, t, c: torch.tanh(x) * t[:, None, None, None] - 2 * c  # noqa: E731
+    fn = lambda x, t, c: torch.tanh(x) * t[:, None, None, None] - 2 * c
     plan = make_plan(x.shape, 8, TileConfig(mode="on", tile_size=16, overlap=8, tile_batch=5), [])
     assert plan.tiles == 4 * 6 and plan.calls == 10
     torch.testing.assert_close(run_network(fn, x, t, c, plan), fn(x, t, c), rtol=1e-6, atol=1e-6)
