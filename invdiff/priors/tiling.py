@@ -13,7 +13,8 @@ into overlapping tiles of one size, the network runs on chunks of tiles, and its
     f(x)(p) ≈ Σ_k w_k(p) f(x|tile k)(p) / Σ_k w_k(p),
 
 w_k a separable raised-cosine (Hann) ramp rising over the first ``overlap`` pixels of tile k and
-falling over its last ones (strictly positive, so every pixel has weight). Only the network call is
+falling over its last ones, on the sides that face another tile (:func:`hann_ramp`: the quarter of
+the overlap nearest a tile's edge, where its receptive field is cut, weighs nothing). Only the network call is
 tiled: the solver's operator, SVD and noise stay on the whole image, so a tiled solve is the
 whole-image solve with a slightly different network output at every step. Tiles start every
 ``tile_size − overlap`` pixels and the last row/column is shifted inward to end at the border
@@ -21,7 +22,7 @@ whole-image solve with a slightly different network output at every step. Tiles 
 padded. Starts are multiples of the stride: each tile sees the whole image's down-sampling grid.
 
 Tiled and whole outputs differ for two reasons: near a tile's border the network's receptive field
-is cut (its convolutions see zero padding), which the ramp down-weights; and GroupNorm normalises
+is cut (its convolutions see zero padding), which the ramp weighs little or nothing; and GroupNorm normalises
 over the tile instead of the image. Both shrink as tiles grow; ``tests/priors/test_tiling.py`` and
 ``benchmarks/tiling/`` measure the agreement.
 
@@ -181,18 +182,29 @@ def make_plan(shape: tuple[int, ...], stride: int, config: TileConfig, attention
     return TilePlan(n, (h, w), (hp, wp), (th, tw), rows, cols, config.overlap, chunk)
 
 
-def hann_ramp(size: int, overlap: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """1-D blending weights: sin² rising over ``overlap`` pixels, 1, falling over the last ``overlap``.
+def hann_ramp(size: int, overlap: int, rise: bool, fall: bool, device: torch.device,
+              dtype: torch.dtype) -> torch.Tensor:
+    """1-D blending weights of a tile: 0 → 1 over its first ``overlap`` pixels (``rise``), 1, then 1 → 0 (``fall``).
 
-    Sampled at pixel centres ((i + ½)/overlap), so the weights stay > 0 at a tile's edge and a rise
-    and the matching fall of a neighbour sum to 1 (sin² + cos²).
+    A ramp is ``sin²(π/2 · u)``, u going from 0 to 1 across the middle half of the overlap at pixel
+    centres; the outer quarter (the ``overlap // 4`` pixels nearest the tile's edge, where the
+    network's receptive field is cut most) weighs 0 and the inner quarter 1. A rise and the
+    neighbour's fall over the same pixels sum to 1 (sin² + cos²), so no pixel is left without weight.
+    Sides on the image border get no ramp: no other tile covers them, and the whole image has the
+    same border there.
     """
-    i = torch.arange(size, device=device, dtype=torch.float64)
+    w = torch.ones(size, device=device, dtype=torch.float64)
     if overlap == 0:
-        return torch.ones(size, device=device, dtype=dtype)
-    edge = torch.minimum(i, size - 1 - i)  # distance to the nearer end
-    ramp = torch.sin(0.5 * math.pi * ((edge + 0.5) / overlap).clamp(max=1.0)) ** 2
-    return ramp.to(dtype)
+        return w.to(dtype)
+    margin = overlap // 4
+    i = torch.arange(size, device=device, dtype=torch.float64)
+    u = ((i - margin + 0.5) / (overlap - 2 * margin)).clamp(0.0, 1.0)
+    ramp = torch.sin(0.5 * math.pi * u) ** 2
+    if rise:
+        w = w * ramp
+    if fall:
+        w = w * ramp.flip(0)
+    return w.to(dtype)
 
 
 def reflect_pad(x: torch.Tensor, padded: tuple[int, int]) -> torch.Tensor:
@@ -228,13 +240,16 @@ def _blend_tiles(fn: NetFn, xp: torch.Tensor, t: torch.Tensor, yp: torch.Tensor 
                  plan: TilePlan, fixed_chunks: bool) -> torch.Tensor:
     """Σ_k w_k f(tile k) / Σ_k w_k over the plan's tiles, evaluated ``plan.chunk`` tiles per call."""
     (th, tw), overlap = plan.tile, plan.overlap
-    w_rows = hann_ramp(th, overlap if len(plan.rows) > 1 else 0, xp.device, xp.dtype)
-    w_cols = hann_ramp(tw, overlap if len(plan.cols) > 1 else 0, xp.device, xp.dtype)
-    weight = w_rows[:, None] * w_cols[None, :]
+
+    def weight(k: int, starts: tuple[int, ...], size: int) -> torch.Tensor:
+        """Ramps on the sides facing another tile (k is the tile's index along this axis)."""
+        return hann_ramp(size, overlap, k > 0, k < len(starts) - 1, xp.device, xp.dtype)
+
+    weights = {(r, c): weight(i, plan.rows, th)[:, None] * weight(j, plan.cols, tw)[None, :]
+               for i, r in enumerate(plan.rows) for j, c in enumerate(plan.cols)}
     total = torch.zeros(plan.padded, device=xp.device, dtype=xp.dtype)
-    for r in plan.rows:
-        for c in plan.cols:
-            total[r : r + th, c : c + tw] += weight
+    for (r, c), w in weights.items():
+        total[r : r + th, c : c + tw] += w
     entries = [(n, r, c) for r in plan.rows for c in plan.cols for n in range(plan.batch)]
     t = t.expand(plan.batch) if t.dim() == 0 else t
     # under autograd, recompute each chunk in the backward pass instead of holding every chunk's activations
@@ -253,5 +268,5 @@ def _blend_tiles(fn: NetFn, xp: torch.Tensor, t: torch.Tensor, yp: torch.Tensor 
         if acc is None:
             acc = xp.new_zeros((plan.batch, out.shape[1], *plan.padded))
         for j, (n, r, c) in enumerate(part):
-            acc[n, :, r : r + th, c : c + tw] += weight * out[j]
+            acc[n, :, r : r + th, c : c + tw] += weights[r, c] * out[j]
     return acc / total

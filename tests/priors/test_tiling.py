@@ -86,11 +86,25 @@ def test_tiles_have_one_size_cover_the_axis_and_overlap_enough(length, tile, ove
     assert list(starts) == sorted(set(starts))
 
 
-def test_hann_ramp_is_positive_and_neighbours_sum_to_one():
-    w = hann_ramp(32, 8, torch.device("cpu"), torch.float64)
-    assert (w > 0).all() and (w[8:24] == 1).all()
-    torch.testing.assert_close(w[-8:] + w[:8], torch.ones(8, dtype=torch.float64))  # rise + fall over one overlap
-    assert (hann_ramp(16, 0, torch.device("cpu"), torch.float32) == 1).all()
+def test_hann_ramps_of_neighbours_sum_to_one_and_skip_the_cut_edge():
+    cpu, f64 = torch.device("cpu"), torch.float64
+    w = hann_ramp(32, 8, True, True, cpu, f64)
+    assert (w[:2] == 0).all() and (w[-2:] == 0).all() and (w[6:26] == 1).all()  # a quarter of the overlap weighs 0
+    assert (w[2:6] > 0).all() and (w[2:6] < 1).all()
+    torch.testing.assert_close(w[-8:] + w[:8], torch.ones(8, dtype=f64))  # a fall + the neighbour's rise
+    assert (hann_ramp(32, 8, False, True, cpu, f64)[:24] == 1).all()  # no ramp on the image border's side
+    assert (hann_ramp(16, 0, True, True, cpu, f64) == 1).all()
+    small = hann_ramp(16, 3, True, True, cpu, f64)
+    assert (small > 0).all()
+
+
+def test_blend_weights_cover_every_pixel_of_a_shifted_grid():
+    """The last tile shifted inward overlaps more: every pixel still has weight, and a constant blends to itself."""
+    x = torch.ones(1, 1, 104, 72)
+    plan = make_plan(x.shape, 8, TileConfig(mode="on", tile_size=48, overlap=16), [])
+    assert plan.rows == (0, 32, 56) and plan.cols == (0, 24)
+    out = run_network(lambda a, t, y: a, x, torch.zeros(1), None, plan)
+    torch.testing.assert_close(out, x, rtol=1e-6, atol=1e-6)
 
 
 def test_plan_auto_whole_under_budget_tiles_above():
