@@ -32,9 +32,9 @@ def random_natural(device: str) -> DiffusionPrior:
                         attention_resolutions=(), resblock_updown=True, use_scale_shift_norm=True)
     net = ADMUNet(config)
     net.middle_block = TimestepEmbedSequential(*(m for m in net.middle_block if not isinstance(m, AttentionBlock)))
-    from tests.priors.helpers import randomize  # N(0, 1/fan_in) everywhere: the preset zeroes its output layers
+    from tests.priors.helpers import randomize
 
-    randomize(net, seed=0)
+    randomize(net, seed=0)  # N(0, 1/fan_in) everywhere: the preset zeroes its output layers
     return DiffusionPrior(net, NoiseSchedule.create("linear", 1000), resolution=64, name="random-natural").to(device)
 
 
