@@ -57,17 +57,19 @@ class ImageSizeError(ValueError):
 class TileConfig:
     """When and how a prior's network runs on tiles (see the module docstring).
 
-    * ``mode``: "auto" tiles only when one call on the padded batch (N·H·W pixels) would exceed
-      ``max_pixels``; "off" always runs whole images; "on" always tiles (when a tile is smaller
-      than the image).
+    * ``mode``: "auto" tiles only an image whose padded H·W exceeds ``max_pixels`` (so whether an
+      image is tiled never depends on the batch it is in), and runs a batch in chunks of at most
+      ``max_pixels`` pixels (whole images, or tiles); "off" runs the whole batch in one call;
+      "on" always tiles (when a tile is smaller than the image).
     * ``tile_size``: side of a tile in pixels, a multiple of the network's stride. An image not
       larger than a tile along one axis is not cut along it.
     * ``overlap``: pixels shared by neighbouring tiles and blended by the ramp (a multiple of the
       stride, below ``tile_size``); it should cover what the network sees around a pixel.
-    * ``max_pixels``: the budget of one network call in pixels (batch × H × W) — ``auto``'s
-      threshold, and the size of a chunk of tiles when ``tile_batch`` is None.
-    * ``tile_batch``: tiles (over images and positions) per network call; None: as many as
-      ``max_pixels`` allows, at least one.
+    * ``max_pixels``: the budget of one network call in pixels (batch × H × W): ``auto``'s threshold
+      for one image, and the size of a chunk when ``tile_batch`` is None. The default 2²¹ (a
+      1448² image) keeps a 768×512 photo whole, tiles a 4000×3000 one.
+    * ``tile_batch``: images or tiles per network call; None: as many as ``max_pixels`` allows,
+      at least one.
     """
 
     mode: str = "auto"
@@ -165,11 +167,13 @@ def make_plan(shape: tuple[int, ...], stride: int, config: TileConfig, attention
         raise ImageSizeError(f"a {h}×{w} image is smaller than the {stride}×{stride} that the network of prior "
                              f"{name!r} takes (it halves the image {int(math.log2(stride))} times).")
     hp, wp = math.ceil(h / stride) * stride, math.ceil(w / stride) * stride
-    whole = config.mode == "off" or (config.mode == "auto" and n * hp * wp <= config.max_pixels)
-    if whole:
+    if config.mode == "off":
         return TilePlan(n, (h, w), (hp, wp), (hp, wp), (0,), (0,), 0, n)
-    config.check_stride(stride)
-    th, tw = min(config.tile_size, hp), min(config.tile_size, wp)
+    if config.mode == "auto" and hp * wp <= config.max_pixels:  # each image whole; the batch in chunks
+        th, tw = hp, wp
+    else:
+        config.check_stride(stride)
+        th, tw = min(config.tile_size, hp), min(config.tile_size, wp)
     rows, cols = tile_starts(hp, th, config.overlap), tile_starts(wp, tw, config.overlap)
     if len(rows) * len(cols) > 1 and attention:
         raise ImageSizeError(

@@ -108,13 +108,19 @@ def test_blend_weights_cover_every_pixel_of_a_shifted_grid():
 
 
 def test_plan_auto_whole_under_budget_tiles_above():
-    config = TileConfig(tile_size=32, overlap=8, max_pixels=2 * 64 * 64)
-    whole = make_plan((2, 3, 60, 60), 8, config, [])
+    config = TileConfig(tile_size=32, overlap=8, max_pixels=64 * 64)
+    whole = make_plan((1, 3, 60, 60), 8, config, [])
     assert whole.whole and whole.padded == (64, 64)
     big = make_plan((2, 3, 100, 60), 8, config, [])
     assert not big.whole and big.tile == (32, 32) and big.tiles == len(big.rows) * len(big.cols) > 1
-    assert big.chunk == 8  # max_pixels // 32² tiles per call
+    assert big.chunk == 4  # max_pixels // 32² tiles per call
     assert make_plan((2, 3, 100, 60), 8, TileConfig(mode="off", max_pixels=1), []).whole
+
+
+def test_auto_never_tiles_because_of_the_batch():
+    """Whether an image is tiled depends on its own size only: a large batch runs whole images in chunks."""
+    plan = make_plan((5, 3, 60, 60), 8, TileConfig(tile_size=32, overlap=8, max_pixels=2 * 64 * 64), [])
+    assert plan.tiles == 1 and plan.tile == (64, 64) and plan.chunk == 2 and plan.calls == 3 and not plan.whole
 
 
 def test_attention_prior_runs_whole_at_any_size_but_refuses_tiles():
