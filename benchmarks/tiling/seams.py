@@ -62,6 +62,19 @@ def ratios(all_energies: list[dict]) -> dict[str, float]:
             "lines_edge": sum(e["edge"][1] for e in all_energies), "lines_else": sum(e["else"][1] for e in all_energies)}
 
 
+def collect(runs: dict, grids: tuple[str, ...], found: dict, quality: dict, count: int) -> dict:
+    """Ratios per run on its own grid's lines (the whole-image run on each grid's), and relative to the whole run."""
+    result = {}
+    for label in runs:
+        for g in grids if label == "whole" else (label,):
+            r = ratios(found[label, g]) | {"psnr_vs_truth": sum(quality[label]) / count}
+            if "whole" in runs and label != "whole":
+                whole = ratios(found["whole", g])
+                r |= {f"{k}_vs_whole": r[k] / whole[k] for k in ("edge_ratio", "band_ratio")}
+            result[f"{label} (lines of {g})" if label == "whole" else label] = r
+    return result
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--prior", default=RANDOM, help=f"a built-in name or path, or {RANDOM} (the tests' network)")
@@ -73,6 +86,7 @@ def main() -> None:
     p.add_argument("--task", default="sr4", choices=["sr4", "gaussian_blur"])
     p.add_argument("--method", default="ddrm", choices=["ddrm", "dps", "repaint"])
     p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--t", type=int, default=200, help="timestep of the network-output measurement")
     p.add_argument("--no-whole", action="store_true", help="skip the whole-image reference (too large to fit)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, required=True)
@@ -98,19 +112,25 @@ def main() -> None:
             quality[label].append(psnr(x, x0, 1.0))
             for g in grids:
                 found[label, g].append(energies(x, plans[g]))
-    result = {}
-    for label in runs:
-        for g in grids if label == "whole" else (label,):
-            r = ratios(found[label, g]) | {"psnr_vs_truth": sum(quality[label]) / len(paths)}
-            if "whole" in runs and label != "whole":
-                whole = ratios(found["whole", g])
-                r |= {f"{k}_vs_whole": r[k] / whole[k] for k in ("edge_ratio", "band_ratio")}
-            result[f"{label} (lines of {g})" if label == "whole" else label] = r
+    result = collect(runs, grids, found, quality, len(paths))
+    net_found = {(k, g): [] for k in runs for g in grids}
+    for i, path in enumerate(paths):  # the network's own output: x̂₀ at t = args.t of a noisy image
+        x0 = get_image(path, size, args.device, seed=i)
+        a = float(prior.alphas_cumprod[args.t])
+        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(200 + i)).to(args.device)
+        x_t = a**0.5 * (2 * x0 - 1) + (1 - a) ** 0.5 * noise
+        for label, tiling in runs.items():
+            with torch.no_grad():
+                x0_hat = prior.configure(tiling=tiling).x0(x_t, args.t)
+            for g in grids:
+                net_found[label, g].append(energies(x0_hat, plans[g]))
+    network = collect(runs, grids, net_found, {k: [float("nan")] for k in runs}, 1)
     plan = plans["tiled"]
     record = {"prior": args.prior, "images": [p or "synthetic" for p in paths], "size": args.size,
               "tile_size": args.tile_size, "overlap": args.overlap, "task": args.task, "method": args.method,
               "steps": args.steps, "grid": {"rows": plan.rows, "cols": plan.cols, "tile": plan.tile},
-              "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu", "result": result}
+              "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu", "result": result,
+              "network_t": args.t, "network": network}
     write(args.out, "seams", record, table(record))
 
 
@@ -118,15 +138,20 @@ def table(record: dict) -> str:
     title = (f"# Seams: {record['method']}-{record['steps']} on {record['task']}, {record['prior']}, "
              f"{len(record['images'])} image(s) of {record['size']}, tiles {record['tile_size']}/{record['overlap']} "
              f"({record['device']})")
-    what = "Gradient energy across tile edges and in overlap bands ÷ elsewhere (1 = no seam; target within 10 %):"
-    lines = [title, "", what, "",
-             "| run | edge ratio | band ratio | edge ÷ whole's | band ÷ whole's | PSNR vs truth |",
+    what = "Gradient energy across tile edges and in overlap bands ÷ elsewhere (1 = no seam; target within 10 %)"
+    lines = [title, "", f"{what}, restored images:", "", *rows(record["result"]), "",
+             f"{what}, the network's x̂₀ at t = {record['network_t']} (no solve):", "", *rows(record["network"]), ""]
+    return "\n".join(lines)
+
+
+def rows(result: dict) -> list[str]:
+    lines = ["| run | edge ratio | band ratio | edge ÷ whole's | band ÷ whole's | PSNR vs truth |",
              "|---|---|---|---|---|---|"]
-    for label, r in record["result"].items():
+    for label, r in result.items():
         rel = lambda k, r=r: f"{r[k]:.3f}" if k in r else "—"
         lines.append(f"| {label} | {r['edge_ratio']:.3f} | {r['band_ratio']:.3f} | {rel('edge_ratio_vs_whole')} | "
                      f"{rel('band_ratio_vs_whole')} | {r['psnr_vs_truth']:.2f} |")
-    return "\n".join(lines + [""])
+    return lines
 
 
 if __name__ == "__main__":
