@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from invdiff.io import read_image, to_batch
+from invdiff.io import read_image
 from invdiff.priors import ADMUNet, DiffusionPrior, NoiseSchedule, UNetConfig, load_prior
 from invdiff.priors.unet_blocks import AttentionBlock, TimestepEmbedSequential
 from invdiff.solvers import build_solver, seeded_generators
@@ -24,6 +24,8 @@ from operators import GaussianBlur, SuperResolution
 RANDOM = "random-conv"
 #: the natural prior's architecture with random weights
 RANDOM_NATURAL = "random-natural"
+#: a local 7×7 Gaussian-smoothing denoiser (tests/priors/conv_helpers.py): smooth restorations, where seams would show
+SMOOTHING = "smoothing"
 
 
 def random_natural(device: str) -> DiffusionPrior:
@@ -39,9 +41,13 @@ def random_natural(device: str) -> DiffusionPrior:
 
 
 def get_prior(name: str, device: str):
-    """``random-conv`` (tests/priors/conv_helpers.py), ``random-natural``, or a name/path for :func:`load_prior`."""
+    """``random-conv``, ``smoothing`` (tests/priors/conv_helpers.py), ``random-natural``, or a name/path to load."""
     if name == RANDOM_NATURAL:
         return random_natural(device)
+    if name == SMOOTHING:
+        from tests.priors.conv_helpers import smoothing_prior
+
+        return smoothing_prior(radius=3).to(device)
     if name == RANDOM:
         from tests.priors.conv_helpers import conv_prior
 
@@ -55,7 +61,7 @@ def get_image(path: str | None, size: tuple[int, int], device: str, seed: int = 
     """1×3×H×W in [0, 1]: the centre H×W crop of ``path``, or smooth random colours plus fine texture."""
     h, w = size
     if path:
-        x = to_batch(read_image(path))[0].float()
+        x = torch.from_numpy(read_image(path).pixels).permute(2, 0, 1)[None].float()
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         top, left = (x.shape[-2] - h) // 2, (x.shape[-1] - w) // 2
@@ -98,4 +104,4 @@ def write(out: Path, name: str, record: dict, table: str) -> None:
     print(table)
 
 
-__all__ = ["RANDOM", "RANDOM_NATURAL", "get_image", "get_prior", "get_problem", "make_problem", "psnr", "solve", "write"]
+__all__ = ["RANDOM", "RANDOM_NATURAL", "SMOOTHING", "get_image", "get_prior", "get_problem", "make_problem", "psnr", "solve", "write"]

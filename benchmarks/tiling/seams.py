@@ -150,7 +150,7 @@ def rows(result: dict) -> list[str]:
     for label, r in result.items():
         rel = lambda k, r=r: f"{r[k]:.3f}" if k in r else "—"
         lines.append(f"| {label} | {r['edge_ratio']:.3f} | {r['band_ratio']:.3f} | {rel('edge_ratio_vs_whole')} | "
-                     f"{rel('band_ratio_vs_whole')} | {r['psnr_vs_truth']:.2f} |")
+                     f"{rel('band_ratio_vs_whole')} | {r['psnr_vs_truth']:.2f} |".replace("nan", "—"))
     return lines
 
 

@@ -16,7 +16,7 @@ from invdiff.priors.tiling import (
     run_network,
     tile_starts,
 )
-from tests.priors.conv_helpers import conv_conditional_prior, conv_prior
+from tests.priors.conv_helpers import conv_conditional_prior, conv_prior, smoothing_prior
 from tests.priors.helpers import tiny_prior
 
 
@@ -154,6 +154,18 @@ def test_blending_is_exact_for_a_pointwise_network_and_cuts_the_condition_like_x
     plan = make_plan(x.shape, 8, TileConfig(mode="on", tile_size=16, overlap=8, tile_batch=5), [])
     assert plan.tiles == 4 * 6 and plan.calls == 10
     torch.testing.assert_close(run_network(fn, x, t, c, plan), fn(x, t, c), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("overlap,exact", [(16, True), (24, True), (8, False), (0, False)])
+def test_tiles_reproduce_a_local_network_once_the_margin_covers_its_receptive_field(overlap, exact):
+    """A 7×7 local denoiser (radius 3): tiles equal the whole call iff the overlap's weight-free quarter is ≥ 3 px."""
+    prior = smoothing_prior(radius=3)
+    x, t = field((2, 3, 45, 61)), torch.tensor([50, 500])
+    with torch.no_grad():
+        whole = prior.configure(tiling={"mode": "off"}).eps(x, t)
+        tiles = prior.configure(tiling={"mode": "on", "tile_size": 32, "overlap": overlap}).eps(x, t)
+    assert prior.network_plan(x.shape).tiles > 1
+    assert torch.allclose(tiles, whole, rtol=1e-5, atol=1e-5) == exact, float((tiles - whole).abs().max())
 
 
 def test_chunks_of_one_tile_or_all_tiles_agree_and_compiled_runs_see_one_shape(prior):
