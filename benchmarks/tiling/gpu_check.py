@@ -121,8 +121,7 @@ def main() -> None:
     tiling = {"mode": "on", "tile_size": args.tile_size, "overlap": args.overlap, "max_pixels": args.max_pixels}
     record = {"prior": args.prior, "device": torch.cuda.get_device_name(), "tiling": tiling,
               "modes": modes_check(prior, tiling, device),
-              "memory": memory_check(prior, [(512, 768), (1024, 1536), (2048, 2048), (3000, 4000)],
-                                     {**tiling, "mode": "auto"}, device),
+              "memory": memory_check(prior, [(512, 768), (1024, 1536), (2048, 2048), (3000, 4000)], tiling, device),
               "big_image": big_image(prior, args.steps, {**tiling, "mode": "auto"}, device)}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gpu_check.json").write_text(json.dumps(record, indent=1) + "\n")
