@@ -14,17 +14,18 @@ into overlapping tiles of one size, the network runs on chunks of tiles, and its
 
 w_k a separable raised-cosine (Hann) ramp rising over the first ``overlap`` pixels of tile k and
 falling over its last ones, on the sides that face another tile (:func:`hann_ramp`: the quarter of
-the overlap nearest a tile's edge, where its receptive field is cut, weighs nothing). Only the network call is
-tiled: the solver's operator, SVD and noise stay on the whole image, so a tiled solve is the
-whole-image solve with a slightly different network output at every step. Tiles start every
+the overlap nearest a tile's edge, where its receptive field is cut, weighs nothing). Only the
+network call is tiled: the solver's operator, SVD and noise stay on the whole image, so a tiled
+solve is the whole-image solve with a slightly different network output at every step. Tiles start every
 ``tile_size − overlap`` pixels and the last row/column is shifted inward to end at the border
 (overlapping its neighbour more), so all tiles have one size — one compiled graph — and none is
 padded. Starts are multiples of the stride: each tile sees the whole image's down-sampling grid.
 
 Tiled and whole outputs differ for two reasons: near a tile's border the network's receptive field
-is cut (its convolutions see zero padding), which the ramp weighs little or nothing; and GroupNorm normalises
-over the tile instead of the image. Both shrink as tiles grow; ``tests/priors/test_tiling.py`` and
-``benchmarks/tiling/`` measure the agreement.
+is cut (its convolutions see zero padding), which the ramp weighs little or nothing — a local
+network whose receptive field fits in the weight-free quarter is reproduced exactly; and GroupNorm
+normalises over the tile instead of the image, which dominates for the ADM U-Net and shrinks as
+tiles grow. ``tests/priors/test_tiling.py`` and ``benchmarks/tiling/`` measure the agreement.
 
 A network with attention computes every pixel from the whole feature map, so a tile's output is not
 the whole image's: such a prior runs whole at any size but is never cut into tiles (an error says
