@@ -12,6 +12,7 @@ from .guided_diffusion import ArchitectureError, infer_architecture
 from .prior import CallLimitReached, DiffusionPrior, Prediction
 from .registry import BUILTIN_PRIORS, PriorInfo, available_priors, load_prior, save_prior
 from .schedule import NoiseSchedule
+from .tiling import ImageSizeError, TileConfig
 from .unet import PRESETS, ADMUNet, CheckpointMismatchError, UNetConfig, preset
 
 __all__ = [
@@ -25,11 +26,13 @@ __all__ = [
     "ConditionalPrior",
     "ConditioningError",
     "DiffusionPrior",
+    "ImageSizeError",
     "NoiseSchedule",
     "Prediction",
     "PriorInfo",
     "SRConditioning",
     "SpeedConfig",
+    "TileConfig",
     "UNetConfig",
     "available_priors",
     "infer_architecture",

@@ -146,7 +146,9 @@ class ConditionalPrior(DiffusionPrior):
     """A :class:`DiffusionPrior` of p(x | c): every call needs the condition ``c`` (the ``y`` argument).
 
     ``c`` is N×C×H×W like ``x_t`` (make it with ``prior.conditioning.condition(y')``). Called without
-    it — as DPS, DDRM or RePaint would — it raises :class:`ConditioningError`.
+    it — as DPS, DDRM or RePaint would — it raises :class:`ConditioningError`. At any H×W, ``c`` is
+    reflection-padded and cut into tiles exactly like ``x_t`` (:func:`invdiff.priors.tiling.run_network`
+    treats an extra input of x's N and H×W as an image), so every tile sees its own part of the condition.
     """
 
     def __init__(self, net, schedule, *, conditioning: SRConditioning, **kwargs) -> None:

@@ -54,7 +54,8 @@ class NetRunner:
         net.to(memory_format=memory_format)
         mode = speed.compile_mode
         # dynamic=False: one specialised graph per input shape (a solver keeps its shape for the whole
-        # run), instead of a slower shape-generic kernel set after the second shape is seen
+        # run, and tiles share one shape: tiling.run_network fills the last chunk to full size when
+        # compiling), instead of a slower shape-generic kernel set after the second shape is seen
         self.fn = net if mode is None else torch.compile(net, mode=mode, backend=speed.compile_backend, dynamic=False)
         self.graphs = mode in ("reduce-overhead", "max-autotune")
 

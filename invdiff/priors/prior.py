@@ -16,6 +16,10 @@ conversion still uses the exact σ (so ``D(x, σ) → x`` as ``σ → 0`` for ε
 raise; inputs already on an accelerator are not checked (that would cost a host–device sync
 per call): there an out-of-range σ or fractional t gives NaN and an out-of-range integer t fails
 in the index lookup, never a silently clamped number.
+
+Any image size: every network call pads H×W by reflection to a multiple of the network's stride
+and crops the output back, and runs on overlapping blended tiles when the image exceeds the
+memory budget of :attr:`DiffusionPrior.tiling` (:mod:`invdiff.priors.tiling`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from torch import nn
 from .adapters import PARAMETERIZATIONS, eps_and_x0, learned_range_log_variance
 from .fast import NetRunner, SpeedConfig
 from .schedule import NoiseSchedule
+from .tiling import TileConfig, TilePlan, attention_layers, make_plan, network_stride, run_network
 
 TimeLike = torch.Tensor | int | float
 
@@ -81,6 +86,8 @@ class DiffusionPrior(nn.Module):
         self._log_sigmas = (0.5 * ((1 - self._abar) / self._abar).log())
         self._tables: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self._runner = NetRunner(self.net)
+        self._tiling = TileConfig()
+        self._stride, self._attention = network_stride(self.net), attention_layers(self.net)  # fixed by the architecture
         self.eval()
 
     # -- schedule ---------------------------------------------------------------------------
@@ -170,7 +177,8 @@ class DiffusionPrior(nn.Module):
                 raise CallLimitReached(f"{self.name}: the network-call limit of this block is spent.")
             self._calls_left -= 1
         self.nfe += 1
-        out = self._runner(x_t, t_net, y)
+        out = run_network(self._runner, x_t, t_net, y, self.network_plan(x_t.shape),
+                          fixed_chunks=self.speed.compile_mode is not None)
         var_values = None
         if self.learn_sigma:
             if out.shape[1] != 2 * self.channels:
@@ -259,8 +267,18 @@ class DiffusionPrior(nn.Module):
             self._calls_left = None
 
     def configure(self, dtype: str = "fp32", channels_last: bool = False, compile: bool | str = False,
-                  compile_backend: str = "inductor") -> DiffusionPrior:
-        """Speed switches (see :mod:`invdiff.priors.fast`); returns the prior itself."""
+                  compile_backend: str = "inductor", tiling: TileConfig | dict | None = None) -> DiffusionPrior:
+        """Speed switches (see :mod:`invdiff.priors.fast`) and, if given, the tiling; returns the prior itself.
+
+        ``tiling`` (a :class:`~invdiff.priors.tiling.TileConfig` or its dict, e.g. ``{"mode": "auto",
+        "tile_size": 512, "overlap": 64, "max_pixels": 2**21, "tile_batch": None}``) says when the
+        network runs on blended tiles (:mod:`invdiff.priors.tiling`); None keeps the current one.
+        """
+        if tiling is not None:
+            tiling = tiling if isinstance(tiling, TileConfig) else TileConfig.from_dict(tiling)
+            if tiling.mode != "off":
+                tiling.check_stride(self.stride)
+            self._tiling = tiling
         self._runner = NetRunner(self.net, SpeedConfig(dtype, channels_last, compile, compile_backend))
         return self
 
@@ -268,7 +286,27 @@ class DiffusionPrior(nn.Module):
     def speed(self) -> SpeedConfig:
         return self._runner.speed
 
+    # -- image size -------------------------------------------------------------------------
+    @property
+    def tiling(self) -> TileConfig:
+        """When the network runs on tiles (set with :meth:`configure`)."""
+        return self._tiling
+
+    @property
+    def stride(self) -> int:
+        """H and W are padded to multiples of this; also the smallest image side the network takes."""
+        return self._stride
+
+    @property
+    def size_agnostic(self) -> bool:
+        """True when the network has no attention layer: it may run on tiles, and sees any size alike."""
+        return not self._attention
+
+    def network_plan(self, shape: tuple[int, ...]) -> TilePlan:
+        """Padding, tiles and chunks of one network call on an N×C×H×W batch (raises for too small an image)."""
+        return make_plan(tuple(shape), self._stride, self._tiling, self._attention, self.name)
+
     def extra_repr(self) -> str:
         return (f"name={self.name!r}, parameterization={self.parameterization!r}, learn_sigma={self.learn_sigma}, "
                 f"resolution={self.resolution}, channels={self.channels}, "
-                f"schedule={self.schedule.kind}×{self.num_timesteps}, speed={self.speed}")
+                f"schedule={self.schedule.kind}×{self.num_timesteps}, speed={self.speed}, tiling={self.tiling}")
