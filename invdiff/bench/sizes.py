@@ -16,9 +16,11 @@ from typing import Any
 
 
 def attention_layers(prior: Any) -> int:
-    """How many attention modules the prior's network holds (any class whose name contains 'Attention')."""
+    """How many global attention modules the prior's network holds (windowed attention is local: not counted)."""
+    from ..priors.tiling import attention_layers as global_attention
+
     net = getattr(prior, "net", None)
-    return 0 if net is None else sum("Attention" in type(m).__name__ for m in net.modules())
+    return 0 if net is None else len(global_attention(net))
 
 
 def any_size(prior: Any) -> bool:

@@ -149,8 +149,12 @@ def network_stride(net: nn.Module) -> int:
 
 
 def attention_layers(net: nn.Module) -> list[str]:
-    """Names of the network's attention modules (ADM ``AttentionBlock``, diffusers ``Attention``, …)."""
-    return [name for name, m in net.named_modules() if "attention" in type(m).__name__.lower()]
+    """Names of the network's global attention modules (ADM ``AttentionBlock``, diffusers ``Attention``, …).
+
+    Windowed attention (``AttentionBlock.window > 0``) is local, like a convolution: not listed.
+    """
+    return [name for name, m in net.named_modules()
+            if "attention" in type(m).__name__.lower() and not getattr(m, "window", 0)]
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> tuple[int, ...]:

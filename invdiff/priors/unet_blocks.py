@@ -154,8 +154,10 @@ class AttentionBlock(nn.Module):
     functions, which is why the head count and order must come from a preset.
     """
 
-    def __init__(self, channels: int, num_heads: int = 1, num_head_channels: int = -1, legacy_order: bool = True):
+    def __init__(self, channels: int, num_heads: int = 1, num_head_channels: int = -1, legacy_order: bool = True,
+                 window: int = 0):
         super().__init__()
+        self.window = int(window)
         if num_head_channels == -1:
             self.num_heads = num_heads
         else:
@@ -170,6 +172,11 @@ class AttentionBlock(nn.Module):
         self.proj_out = zero_module(nn.Conv1d(channels, channels, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.window and max(x.shape[-2:]) > self.window:
+            return windowed(self._attend, x, self.window)
+        return self._attend(x)
+
+    def _attend(self, x: torch.Tensor) -> torch.Tensor:
         b, c, hgt, wid = x.shape
         x_flat = x.reshape(b, c, hgt * wid)
         qkv = self.qkv(self.norm(x_flat))  # b × 3c × T
@@ -182,3 +189,30 @@ class AttentionBlock(nn.Module):
         h = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
         h = h.transpose(-1, -2).reshape(b, c, -1)
         return (x_flat + self.proj_out(h)).reshape(b, c, hgt, wid)
+
+
+def window_starts(length: int, window: int) -> list[int]:
+    """Window corners along one axis: every ``window``, the last shifted inward to end at ``length``."""
+    if length <= window:
+        return [0]
+    return [*range(0, length - window, window), length - window]
+
+
+def windowed(block, x: torch.Tensor, window: int) -> torch.Tensor:
+    """``block`` applied to each ``window``² window of ``x`` separately; overlaps (last row/column) averaged.
+
+    Why: a prior trained on 64² crops has an 8×8 bottleneck, so its attention only ever saw 64 tokens
+    at once. Attending over all 6,144 bottleneck tokens of a 768×512 photo is a different function;
+    attending in 8×8 windows is the trained one, and keeps the network local (so it may run on tiles).
+    """
+    b, c, h, w = x.shape
+    rows, cols = window_starts(h, window), window_starts(w, window)
+    wh, ww = min(window, h), min(window, w)
+    tiles = torch.stack([x[..., r:r + wh, q:q + ww] for r in rows for q in cols], dim=1)
+    out = block(tiles.flatten(0, 1)).view(b, len(rows) * len(cols), c, wh, ww)
+    total = torch.zeros_like(x)
+    count = torch.zeros((1, 1, h, w), dtype=x.dtype, device=x.device)
+    for k, (r, q) in enumerate((r, q) for r in rows for q in cols):
+        total[..., r:r + wh, q:q + ww] += out[:, k]
+        count[..., r:r + wh, q:q + ww] += 1
+    return total / count
