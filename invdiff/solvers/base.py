@@ -38,6 +38,8 @@ class SolverDivergedError(RuntimeError):
 class SolveResult:
     """A restored batch in [0, 1] and how it was obtained.
 
+    ``x`` is clamped to [0, 1] (an image); ``raw`` is the same sample before clamping, i.e. the
+    solver's last state mapped by (x + 1)/2 (values outside [0, 1] show where a sampler overshot).
     ``nfe`` counts network evaluations per image; ``backprop`` says whether gradients went
     through the network; ``settings`` holds every hyper-parameter that shaped the result.
     """
@@ -48,6 +50,7 @@ class SolveResult:
     seconds: float
     method: str
     settings: dict[str, Any] = field(default_factory=dict)
+    raw: torch.Tensor | None = None
 
 
 def to_prior(x01: torch.Tensor) -> torch.Tensor:
@@ -199,7 +202,8 @@ class Solver(ABC):
         if not bool(torch.isfinite(x).all()):
             raise SolverDivergedError(f"{self.name} produced NaN or infinite values; check the prior's weights "
                                       f"and, for DPS, lower the step size ζ′ (settings: {self.settings()}).")
-        return SolveResult(to_image(x.detach()), prior.nfe, self.backprop, seconds, self.name, self.settings())
+        x = x.detach()
+        return SolveResult(to_image(x), prior.nfe, self.backprop, seconds, self.name, self.settings(), raw=(x + 1.0) / 2.0)
 
     @abstractmethod
     def _solve(self, y: torch.Tensor, operator, prior, generator: Generators, image_shape: tuple[int, ...],

@@ -41,7 +41,6 @@ the decoded file is exact (σ_y = 0, as for a real JPEG); with σ_y > 0 RePaint 
 from __future__ import annotations
 
 import itertools
-import math
 
 import torch
 from tqdm import tqdm
