@@ -59,13 +59,16 @@ class NetRunner:
         self.fn = net if mode is None else torch.compile(net, mode=mode, backend=speed.compile_backend, dynamic=False)
         self.graphs = mode in ("reduce-overhead", "max-autotune")
 
-    def param_dtype(self) -> torch.dtype:
-        """dtype of the network's weights (what an un-autocast input must be cast to)."""
-        return next(self.net.parameters()).dtype
+    def param_dtype(self) -> torch.dtype | None:
+        """dtype of the network's floating weights (what an un-autocast input must be cast to); None if it has none."""
+        for p in self.net.parameters():
+            if p.is_floating_point():
+                return p.dtype
+        return None
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         speed = self.speed
-        x_in = x.to(self.param_dtype())
+        x_in = x.to(self.param_dtype() or x.dtype)
         if speed.channels_last:
             x_in = x_in.contiguous(memory_format=torch.channels_last)
         autocast_dtype = DTYPES[speed.dtype]

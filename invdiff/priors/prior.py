@@ -24,6 +24,7 @@ memory budget of :attr:`DiffusionPrior.tiling` (:mod:`invdiff.priors.tiling`).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -112,7 +113,9 @@ class DiffusionPrior(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return next(self.net.parameters()).device
+        """Where the network's weights (or buffers) live; the CPU for a network with neither."""
+        tensor = next(itertools.chain(self.net.parameters(), self.net.buffers()), None)
+        return tensor.device if tensor is not None else torch.device("cpu")
 
     def _table(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """(ᾱ, log σ) as float64 on ``device``, cached."""

@@ -38,6 +38,8 @@ class SolverDivergedError(RuntimeError):
 class SolveResult:
     """A restored batch in [0, 1] and how it was obtained.
 
+    ``x`` is clamped to [0, 1] (an image); ``raw`` is the same sample before clamping, i.e. the
+    solver's last state mapped by (x + 1)/2 (values outside [0, 1] show where a sampler overshot).
     ``nfe`` counts network evaluations per image; ``backprop`` says whether gradients went
     through the network; ``settings`` holds every hyper-parameter that shaped the result.
     """
@@ -48,6 +50,7 @@ class SolveResult:
     seconds: float
     method: str
     settings: dict[str, Any] = field(default_factory=dict)
+    raw: torch.Tensor | None = None
 
 
 def to_prior(x01: torch.Tensor) -> torch.Tensor:
@@ -96,18 +99,37 @@ def prior_space_measurement(y: torch.Tensor, operator, image_shape: Sequence[int
     return 2.0 * y - operator.apply(ones)
 
 
+def measured_cutoff(s: torch.Tensor, image_shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
+    """The smallest singular value still counted as measured, per sample (N×1): ``rcond · max(s)``.
+
+    ``rcond = 10 · eps(dtype) · max(H, W)``, the rule of :meth:`operators.LinearOperator.pinv`, with
+    ``dtype`` the measurement's: y is stored to that precision, so ``(Uᵀy′)_i`` carries a rounding
+    error of about ``eps · ‖y‖``, and ȳ_i = (Uᵀy′)_i / s_i multiplies it by 1/s_i. Below the cut-off
+    that error would be larger than anything y says (64² Gaussian blur has s down to 1e-13, 256² to
+    1e-34: float32 rounding × 1e13 gave 4.9 dB DDRM results at σ_y = 0). deepinv's DDRM instead
+    counts s_i > σ_y as measured; that rule keeps every s_i > 0 when σ_y = 0 (the defect above), and
+    with σ_y > 0 the coordinates it drops have noise σ_y/s_i ≥ 1 on the [-1, 1] scale, which our
+    samplers already weigh down through ``y_std`` (they carry almost no information).
+    """
+    rcond = 10 * torch.finfo(dtype).eps * max(image_shape[-2:])
+    return rcond * s.amax(dim=1, keepdim=True)
+
+
 def spectral_measurement(y: torch.Tensor, operator, image_shape: Sequence[int]):
     """What y says about each of the D spectral coordinates of x (DDRM's ȳ = Σ⁺ Uᵀ y').
 
-    Returns ``(y_bar, y_std, measured)``, each N×D: ``ȳ_i = (Uᵀy')_i / s_i`` and its noise
-    ``σ_y / s_i`` where ``s_i > 0`` (``measured``); 0 and ∞ where nothing is measured.
+    Returns ``(y_bar, y_std, measured)``, each N×D in y's dtype: ``ȳ_i = (Uᵀy')_i / s_i`` and its
+    noise ``σ_y / s_i`` where ``s_i`` exceeds :func:`measured_cutoff` (``measured``); 0 and ∞ for the
+    other coordinates, which are treated as unmeasured (their ȳ would be rounding error amplified
+    by 1/s_i). Uᵀy′ and the division are computed in float64 and rounded once at the end.
     """
     sigma_y = float(getattr(operator.noise, "sigma_y", 0.0))
     n, dim = image_shape[0], math.prod(image_shape[1:])
-    u_y = operator.U_t(prior_space_measurement(y, operator, image_shape))
-    s = operator.singulars_for(image_shape, y.device, y.dtype).expand(n, -1)
+    y64 = y.double()
+    u_y = operator.U_t(prior_space_measurement(y64, operator, image_shape))
+    s = operator.singulars_for(image_shape, y.device, torch.float64).expand(n, -1)
     k = s.shape[1]
-    measured = s > 0
+    measured = s > measured_cutoff(s, image_shape, y.dtype)
     s_safe = torch.where(measured, s, torch.ones_like(s))
 
     def pad(v: torch.Tensor, fill: float | bool) -> torch.Tensor:
@@ -115,7 +137,7 @@ def spectral_measurement(y: torch.Tensor, operator, image_shape: Sequence[int]):
 
     y_bar = torch.where(measured, u_y[:, :k] / s_safe, torch.zeros_like(s))
     y_std = torch.where(measured, sigma_y / s_safe, torch.full_like(s, torch.inf))
-    return pad(y_bar, 0.0), pad(y_std, torch.inf), pad(measured, False)
+    return pad(y_bar, 0.0).to(y.dtype), pad(y_std, torch.inf).to(y.dtype), pad(measured, False)
 
 
 def on_device(operator, device: torch.device):
@@ -180,7 +202,8 @@ class Solver(ABC):
         if not bool(torch.isfinite(x).all()):
             raise SolverDivergedError(f"{self.name} produced NaN or infinite values; check the prior's weights "
                                       f"and, for DPS, lower the step size ζ′ (settings: {self.settings()}).")
-        return SolveResult(to_image(x.detach()), prior.nfe, self.backprop, seconds, self.name, self.settings())
+        x = x.detach()
+        return SolveResult(to_image(x), prior.nfe, self.backprop, seconds, self.name, self.settings(), raw=(x + 1.0) / 2.0)
 
     @abstractmethod
     def _solve(self, y: torch.Tensor, operator, prior, generator: Generators, image_shape: tuple[int, ...],

@@ -10,8 +10,20 @@ singular value ``s_i``, from step t to the next (less noisy) level σ' = σ_{t�
 * ``σ' ≥ σ_y / s_i`` (y is cleaner):  x̄' = (1−η_b) x̂₀ + η_b ȳ + √(σ'² − σ_y² η_b² / s_i²) z
 
 (x̂₀ and ε̂ in spectral coordinates). At σ_y = 0 every measured coordinate is in the third case,
-so with η_b = 1 the last step returns y exactly on what was measured. Defaults: η = 0.85,
-η_b = 1, 20 steps (the paper's).
+so with η_b = 1 the last step returns y exactly on what was measured. Which singular values count
+as measured, and how ȳ is formed, is :func:`~invdiff.solvers.base.spectral_measurement`'s rule
+(tiny s_i are unmeasured). Defaults: η = 0.85, η_b = 1, 20 steps (the paper's).
+
+Two choices that differ from the reference code (``bahjat-kawar/ddrm``), both stated here:
+
+* **x̂₀ is clipped to [-1, 1] and ε̂ recomputed from it**, ε̂ = (x_t − √ᾱ x̂₀)/√(1−ᾱ), as guided-diffusion's
+  DDIM does, so that x̄ − x̂₀ = σ ε̂ holds in every formula above. The reference clips nothing; clipping
+  x̂₀ but keeping the network's ε̂ (this module before issue 14) mixed two different estimates.
+* **Timesteps**: 20 steps are guided-diffusion's evenly spaced respacing of the 1000 training steps,
+  0 … 999 with the last one included (every solver here uses the same respacing); the reference
+  strides ``range(0, 1000, 50)`` = 0 … 950, starting at σ_950 instead of σ_999. Starting at the top of
+  the schedule makes x_T the pure-noise state the network was trained on; the difference is one less
+  noisy level at the start, not a change of the algorithm.
 """
 
 from __future__ import annotations
@@ -62,6 +74,7 @@ class DDRM(Solver):
             with torch.no_grad():
                 eps = prior.eps(x_t, t)
             x0 = ((x_t - (1 - abar[i]) ** 0.5 * eps) / abar[i] ** 0.5).clamp(-1, 1)
+            eps = (x_t - abar[i] ** 0.5 * x0) / (1 - abar[i]) ** 0.5  # ε̂ of the clipped x̂₀
             x0_bar, eps_bar = operator.V_t(x0), operator.V_t(eps)
             sigma_next = ((1 - abar[i - 1]) / abar[i - 1]) ** 0.5 if i > 0 else 0.0
             x_bar = self._step(x0_bar, eps_bar, y_bar_d, y_std_d, measured_d, sigma_next,

@@ -7,10 +7,23 @@ For i = N−1 … 0 (a possibly respaced DDPM schedule):
     x'_{i−1} = ancestral DDPM step from (x_i, x̂₀) with z ~ N(0, I)
     x_{i−1}  = x'_{i−1} − ζ_i ∇_{x_i} ‖y − A(x̂₀)‖²   (Gaussian)   or  ‖y − A(x̂₀)‖²_Λ  (Poisson)
 
-with the paper's step ζ_i = ζ′ / ‖y − A(x̂₀(x_i))‖. The norm is taken **per image**: the
-released code divides by the norm of the whole batch, so its step — and its results — depend
-on the batch size. Residuals are measured on the [-1, 1] scale the paper uses (twice the [0, 1]
-residual). Non-linear operators (JPEG) use their differentiable approximation for the gradient.
+**Step convention (the released code's).** The paper writes ζ_i = ζ′ / ‖y − A(x̂₀)‖ on the gradient
+of the *squared* norm; the released code (``guided_diffusion/condition_methods.py``, PosteriorSampling)
+instead differentiates the norm itself, ``x ← x' − ζ ∇‖y − A(x̂₀)‖``, with ζ = 0.5 for inpainting and
+0.3 for super-resolution and deblurring (its configs). Since ∇‖r‖² / ‖r‖ = 2 ∇‖r‖, the code's ζ is the
+paper's 2ζ′: the paper's ζ′ = 1 is 3.3–4× the step the published numbers were made with (this module
+used it until issue 14; it painted saturated colour into inpainting holes). Here: ζ ∇‖r‖ with the
+code's per-task ζ (:data:`STEP`), the norm taken **per image** (the released code takes it over the
+whole batch, so its step depends on the batch size). Residuals are on the [-1, 1] scale (twice the
+[0, 1] residual), as in the paper and the code.
+
+**Respaced schedules.** The guidance is a sum of ζ ∇‖r‖ over the 1000 training steps; ``steps=N``
+visits only N of them, so each step applies the guidance of the original steps it spans:
+ζ_i = ζ · (t_i − t_{i−1}) (t the original timesteps, t_{−1} = −1), i.e. ζ · 1000/N on an evenly
+respaced schedule. Without it DPS-100 applied a tenth of DPS-1000's total guidance (and, with the
+oversized step above, scored higher than DPS-1000). ``benchmarks/dps_step/`` holds the validation
+sweep behind these choices.
+Non-linear operators (JPEG) use their differentiable approximation for the gradient.
 """
 
 from __future__ import annotations
@@ -18,10 +31,12 @@ from __future__ import annotations
 import torch
 from tqdm import tqdm
 
+from .ancestral import ancestral_step, check_variance, step_variance, uses_learned
 from .base import Generators, Solver, randn, timesteps_on
 
-#: ζ′ from the DPS paper (FFHQ: 1.0 for every task); overridable per call.
-PAPER_ZETA = {"inpaint": 1.0, "sr4": 1.0, "gaussian_blur": 1.0, "motion_blur": 1.0, "jpeg": 1.0}
+#: ζ of the released DPS configs (step on ∇‖y − A x̂₀‖ per original timestep); JPEG is not among them and
+#: takes the deblurring value. Overridable per call (``zeta=``).
+STEP = {"inpaint": 0.5, "sr4": 0.3, "gaussian_blur": 0.3, "motion_blur": 0.3, "jpeg": 0.3}
 
 
 class DPS(Solver):
@@ -30,10 +45,14 @@ class DPS(Solver):
     name = "dps"
     backprop = True
 
-    def __init__(self, steps: int = 1000, zeta: float | None = None, likelihood: str = "gaussian") -> None:
+    def __init__(self, steps: int = 1000, zeta: float | None = None, likelihood: str = "gaussian",
+                 variance: str = "auto") -> None:
         if likelihood not in ("gaussian", "poisson"):
             raise ValueError(f"likelihood must be 'gaussian' or 'poisson', got {likelihood!r}.")
+        if zeta is not None and zeta < 0:
+            raise ValueError(f"the step ζ must be ≥ 0, got {zeta}.")
         self.steps, self.zeta, self.likelihood = int(steps), zeta, likelihood
+        self.variance = check_variance(variance)
 
     def supports(self, operator) -> str | None:
         if operator.linear or hasattr(operator, "apply_differentiable"):
@@ -41,8 +60,8 @@ class DPS(Solver):
         return "DPS needs a differentiable forward model, and this operator has none."
 
     def settings(self) -> dict:
-        return {"steps": self.steps, "zeta": self.zeta, "likelihood": self.likelihood,
-                "step_rule": "zeta_i = zeta' / ||y - A(x0_hat)|| per image, [-1,1] scale"}
+        return {"steps": self.steps, "zeta": self.zeta, "likelihood": self.likelihood, "variance": self.variance,
+                "step_rule": "x -= zeta * (t_i - t_{i-1}) * grad ||y - A(x0_hat)|| per image, [-1,1] scale"}
 
     def _forward_model(self, operator):
         return operator.apply if operator.linear else operator.apply_differentiable
@@ -55,25 +74,30 @@ class DPS(Solver):
         return r.flatten(1).norm(dim=1)
 
     def _solve(self, y, operator, prior, generator: Generators, image_shape, progress):
-        zeta = self.zeta if self.zeta is not None else PAPER_ZETA.get(operator.name, 1.0)
+        zeta = self.zeta if self.zeta is not None else STEP.get(operator.name, 0.3)
         A = self._forward_model(operator)
         sched = prior.schedule.respace(self.steps)  # all steps: the training schedule itself
         posterior = sched.posterior_table()
+        learned = uses_learned(self.variance, prior)
+        orig = sched.timesteps.tolist()
+        span = [t - (orig[i - 1] if i else -1) for i, t in enumerate(orig)]  # original steps per step
         timesteps = timesteps_on(sched, y.device)
         x = randn(image_shape, generator, y.device, y.dtype)
         for i in tqdm(reversed(range(len(sched))), total=len(sched), disable=not progress, desc="dps"):
             t = timesteps[i].expand(x.shape[0])
             with torch.enable_grad():
                 x_in = x.detach().requires_grad_(True)
-                x0 = prior.x0(x_in, t)
+                if learned:
+                    pred = prior.predict(x_in, t)
+                    x0, var_values = pred.x0, pred.var_values.detach()
+                else:
+                    x0, var_values = prior.x0(x_in, t), None
                 norm = self._residual_norm(y, A((x0 + 1) / 2))
-                (grad,) = torch.autograd.grad(norm.square().sum(), x_in)
+                (grad,) = torch.autograd.grad(norm.sum(), x_in)  # per image: Σ_n ‖r_n‖ separates
             x0 = x0.detach().clamp(-1, 1)
-            # ancestral step x'_{i-1} ~ q(x_{i-1} | x_i, x̂₀) (DDPM eq. 6-7)
-            c0, ct, var = posterior[i]
-            x_prev = c0 * x0 + ct * x.detach()
-            if i > 0:
-                x_prev = x_prev + var**0.5 * randn(image_shape, generator, y.device, y.dtype)
-            step = zeta / norm.detach().clamp_min(1e-12)
-            x = x_prev - step[:, None, None, None] * grad
+            # ancestral step x'_{i-1} ~ q(x_{i-1} | x_i, x̂₀) (DDPM eq. 6-7), Σ fixed or learned
+            var = step_variance(prior, sched, posterior, i, var_values)
+            x_prev = ancestral_step(x0, x.detach(), i, posterior, var,
+                                    randn(image_shape, generator, y.device, y.dtype) if i else None)
+            x = x_prev - (zeta * span[i]) * grad
         return x.detach()

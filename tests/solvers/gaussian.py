@@ -33,10 +33,16 @@ class GaussianPrior:
         self.schedule = NoiseSchedule.create("linear", 1000)
         self.alphas_cumprod = self.schedule.alphas_cumprod
         self.nfe = 0
-        eye = torch.eye(len(mu), dtype=torch.float64)
-        abar = self.alphas_cumprod
-        # gain_t = √ᾱ Σ (ᾱΣ + (1−ᾱ)I)⁻¹, stored for every t (D×D each)
-        self.gain = torch.stack([a.sqrt() * self.sigma @ torch.linalg.inv(a * self.sigma + (1 - a) * eye) for a in abar])
+        # gain_t = √ᾱ Σ (ᾱΣ + (1−ᾱ)I)⁻¹ = Q diag(√ᾱ λ / (ᾱλ + 1 − ᾱ)) Qᵀ with Σ = Q diag(λ) Qᵀ, made when first used
+        lam, self._q = torch.linalg.eigh(self.sigma)
+        self._lam = lam.clamp_min(0)
+        self._gains: dict[int, torch.Tensor] = {}
+
+    def gain(self, t: int) -> torch.Tensor:
+        if t not in self._gains:
+            a = self.alphas_cumprod[t]
+            self._gains[t] = (self._q * (a.sqrt() * self._lam / (a * self._lam + 1 - a))) @ self._q.T
+        return self._gains[t]
 
     def reset_nfe(self) -> None:
         self.nfe = 0
@@ -48,7 +54,11 @@ class GaussianPrior:
         a = self.alphas_cumprod[t].to(x_t)[:, None]
         flat = x_t.reshape(n, -1).double()
         centred = flat - a.double().sqrt() * self.mu.to(flat.device)
-        out = self.mu.to(flat.device) + torch.einsum("nij,nj->ni", self.gain[t].to(flat.device), centred)
+        if bool((t == t[0]).all()):  # one timestep for the whole batch (every solver here): one matrix
+            out = self.mu.to(flat.device) + centred @ self.gain(int(t[0])).to(flat.device).T
+        else:
+            gains = torch.stack([self.gain(int(ti)) for ti in t]).to(flat.device)
+            out = self.mu.to(flat.device) + torch.einsum("nij,nj->ni", gains, centred)
         return out.to(x_t.dtype).reshape(x_t.shape)
 
     def eps(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
