@@ -309,8 +309,12 @@ def to_batch(image) -> tuple[torch.Tensor, torch.Tensor | None, Kind]:
 
 
 def from_batch(x: torch.Tensor, kind: Kind, alpha: torch.Tensor | None = None):
-    """N×C×H×W floats in [0, 1] (C = 1 or 3; alpha N×H×W appended as a last channel) → ``kind``'s type."""
-    x = x.detach().cpu().double()
+    """N×C×H×W floats (C = 1 or 3; alpha N×H×W appended as a last channel) → ``kind``'s type.
+
+    Values are clipped to [0, 1] first: a noisy measurement leaves that range, and an integer
+    conversion would otherwise wrap around (−0.01 → 253 in uint8).
+    """
+    x = x.detach().cpu().double().clamp(0, 1)
     if kind.gray and x.shape[1] == 3:
         x = (torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype)[:, None, None] * x).sum(1, keepdim=True)
     if alpha is not None:
@@ -343,6 +347,14 @@ def fit_square(x: torch.Tensor, size: int) -> torch.Tensor:
     if s == size:
         return x
     return F.interpolate(x, size=(size, size), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def fit_square_mask(m: torch.Tensor, size: int) -> torch.Tensor:
+    """The crop of :func:`fit_square` for an N×H×W alpha or mask, resized with nearest neighbours (stays binary)."""
+    h, w = m.shape[-2:]
+    s = min(h, w)
+    m = m[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    return F.interpolate(m[:, None], size=(size, size), mode="nearest-exact")[:, 0]
 
 
 # -- writing ------------------------------------------------------------------------------------

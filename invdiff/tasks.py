@@ -43,9 +43,11 @@ class Problem:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def make_problem(task: str, size: int, generator: torch.Generator, sigma_y: float | None = None,
+def make_problem(task: str, size: int | tuple[int, int], generator: torch.Generator, sigma_y: float | None = None,
                  channels: int = 3, **params: Any) -> Problem:
-    """Draw the ``task`` operator for a ``size×size`` image with the protocol's defaults.
+    """Draw the ``task`` operator for a ``size×size`` (or ``(H, W)``) image with the protocol's defaults.
+
+    For an H×W image masks are drawn at H×W and kernel lengths follow the shorter side.
 
     ``params`` override protocol choices: ``mask`` (a tensor), ``mask_kind`` (box | random | …, see
     ``operators.generators.MASK_KINDS``) and its parameters, ``kernel`` (a tensor), ``kernel_size``,
@@ -82,6 +84,7 @@ def _inpaint(size, generator, noise, channels, params):
 
 
 def _gaussian(size, generator, noise, channels, params):
+    size = size if isinstance(size, int) else min(size)
     ksize = _take(params, "kernel_size", min(odd(61 * size / 256), odd(size)))
     std = _take(params, "std", gaussian_std(size))
     _done(params, "gaussian_blur")
@@ -90,6 +93,7 @@ def _gaussian(size, generator, noise, channels, params):
 
 
 def _motion(size, generator, noise, channels, params):
+    size = size if isinstance(size, int) else min(size)
     kernel = _take(params, "kernel", None)
     ksize = _take(params, "kernel_size", min(odd(61 * size / 256, 5), odd(size)))
     intensity = _take(params, "intensity", 0.5)
