@@ -78,6 +78,8 @@ def write_cv2(a: np.ndarray, **_) -> bytes:
 
     b = a[..., [2, 1, 0]] if a.shape[-1] == 3 else a[..., [2, 1, 0, 3]] if a.shape[-1] == 4 else a
     ok, buf = cv2.imencode(".png", b)
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the PNG.")
     return buf.tobytes()
 
 

@@ -11,6 +11,7 @@ import torch
 from PIL import Image, ImageOps
 
 from invdiff import io as imageio
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
