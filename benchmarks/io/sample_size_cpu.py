@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from invdiff.priors import ADMUNet, UNetConfig  # noqa: E402
+from invdiff.priors import ADMUNet, UNetConfig
 
 
 def main(sizes: list[str]) -> None:
