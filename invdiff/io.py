@@ -5,7 +5,7 @@ with C = 1 (grayscale) or 3 (colour), ``alpha`` H×W in [0, 1] or None, and the 
 
 * **Bit depth.** 8-bit samples are divided by 255, 16-bit ones by 65535 — at full precision:
   Pillow reduces 16-bit colour PNGs to 8 bits, so every 16-bit PNG is read and written with
-  pypng (:func:`read_png16`, :func:`png16_bytes`). 16-bit colour TIFFs are refused (save them
+  pypng (:mod:`invdiff.png16`). 16-bit colour TIFFs are refused (save them
   as 16-bit PNG).
 * **Modes.** ``1``/``L``/``LA`` are grayscale; ``P``/``PA`` (palette) are expanded through the
   palette to RGB, or RGBA when the palette has transparency; a ``tRNS`` colour key becomes
@@ -33,16 +33,16 @@ import os
 import secrets
 import struct
 import warnings
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import png  # pypng
 import torch
 import torch.nn.functional as F
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
+
+from .png16 import ImageError, png16_bytes, png_bit_depth, read_png16
 
 #: Largest image read, in pixels (8192 × 8192 = 67.1 MP): checked before decoding.
 MAX_PIXELS = 8192 * 8192
@@ -50,10 +50,6 @@ MAX_PIXELS = 8192 * 8192
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".npy")
 #: Suffixes :func:`write_image` can write.
 WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy")
-
-
-class ImageError(ValueError):
-    """A file that exists but cannot be used as an image (bad data)."""
 
 
 @dataclass
@@ -175,50 +171,6 @@ def _read_npy(path: Path) -> ImageData:
     return from_array(a, str(path))
 
 
-# -- 16-bit PNG (pypng) -----------------------------------------------------------------------------
-# Why pypng (benchmarks/io/png16_readers.md, this CPU): it decodes every 16-bit case exactly — gray,
-# gray + alpha, RGB, RGBA, all five row filters, Adam7 interlacing, tRNS colour keys, with gAMA / iCCP /
-# sRGB chunks left unapplied — in 0.19 MB of pure Python with no dependencies. OpenCV's imread
-# (IMREAD_UNCHANGED) is ~20x faster (0.03-0.05 s vs pypng's 0.5-1.1 s for a 768×512 16-bit RGB PNG on a
-# shared 2-core CPU; our old codec: 0.04-1.2 s) but installs 160 MB and turns gray + alpha into 4 channels; imageio's PNG plugin is Pillow, which keeps
-# 8 bits of 16-bit colour (FreeImage needs a binary download); tifffile reads no PNG.
-def _png_bit_depth(data: bytes, name: str) -> int | None:
-    """The bit depth in a PNG's header (checked against the pixel limit first), or None if not a PNG."""
-    if not data.startswith(png.signature):
-        return None
-    reader = png.Reader(bytes=data)
-    try:
-        reader.preamble()
-    except (png.Error, EOFError, zlib.error, struct.error) as err:
-        raise ImageError(f"{name} is truncated or corrupt ({err}); re-export it.") from None
-    _check_pixels(reader.width, reader.height, name)
-    return reader.bitdepth
-
-
-def read_png16(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """A 16-bit PNG's samples at full precision: (pixels H×W×C, alpha H×W or None), floats in [0, 1]."""
-    try:
-        w, h, rows, info = png.Reader(bytes=data).asDirect()  # a tRNS colour key becomes an alpha channel
-        samples = np.array([np.asarray(row, np.uint16) for row in rows], np.float64)
-    except (png.Error, EOFError, zlib.error, struct.error, ValueError) as err:
-        raise ImageError(f"{name} is truncated or corrupt ({' '.join(str(err).split())}); re-export it.") from None
-    if samples.shape[0] != h:
-        raise ImageError(f"{name} is truncated (pixel data for {samples.shape[0]} of {h} rows); re-export it.")
-    samples = samples.reshape(h, w, info["planes"]) / 65535
-    if info["alpha"]:
-        return samples[..., :-1], samples[..., -1]
-    return samples, None
-
-
-def png16_bytes(samples: np.ndarray) -> bytes:
-    """Encode an H×W×C uint16 array (C = 1, 2, 3, 4: gray, gray + alpha, RGB, RGBA) as a 16-bit PNG."""
-    h, w, c = samples.shape
-    buf = io.BytesIO()
-    png.Writer(w, h, greyscale=c <= 2, alpha=c in (2, 4), bitdepth=16).write(
-        buf, np.ascontiguousarray(samples, np.uint16).reshape(h, w * c))
-    return buf.getvalue()
-
-
 def read_image(path: str | Path, orient_pixels: bool = True) -> ImageData:
     """Decode ``path`` (any Pillow format, 16-bit PNG at full precision, or .npy); see the module docstring."""
     path = Path(path)
@@ -232,7 +184,7 @@ def read_image(path: str | Path, orient_pixels: bool = True) -> ImageData:
         return _read_npy(path)
     name = str(path)
     data = path.read_bytes()
-    depth16 = _png_bit_depth(data, name) == 16
+    depth16 = png_bit_depth(data, name, _check_pixels) == 16
     notes: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
