@@ -3,8 +3,8 @@
 What ``--input`` means, which sizes work and what is written (README, "Command line"):
 
 * The input is a **measurement** when it carries degradation information — ``--mask`` or an
-  alpha channel with α = 0 pixels (inpaint), ``--kernel`` (blurs), ``--scale`` or a side of
-  (prior size)/factor (sr4), a JPEG file (jpeg) — and otherwise a **clean image**, degraded with
+  alpha channel with α = 0 pixels (inpaint), ``--kernel`` (blurs), ``--scale`` (or, for a
+  fixed-size prior, a side of (prior size)/factor) (sr4), a JPEG file (jpeg) — and otherwise a **clean image**, degraded with
   the task's default protocol first (one printed line says so, and the measurement is always
   saved next to the result as ``OUTPUT_STEM.measurement.png``). ``--degrade`` / ``--no-degrade``
   force either reading. The rule itself lives in :mod:`invdiff.api`.
@@ -26,7 +26,8 @@ What ``--input`` means, which sizes work and what is written (README, "Command l
   atomically and none is overwritten without ``--overwrite``; all outputs are checked before
   any work starts.
 * **Speed.** ``--threads N`` sets torch's CPU threads (default: torch's count, which honours
-  ``OMP_NUM_THREADS``); the count used is printed for CPU runs. ``--fast`` (CUDA only) runs the network in bf16 autocast with channels_last and
+  ``OMP_NUM_THREADS``); the count used is printed for CPU runs, and the progress bar shows the
+  time left. ``--fast`` (CUDA only) runs the network in bf16 autocast with channels_last and
   ``torch.compile(mode="reduce-overhead")`` and draws the sampler's noise from CUDA generators
   seeded like the CPU ones; the measurement of a clean input is drawn as without it. Results
   differ slightly from the default fp32 path; the first batch compiles (a minute or more for a

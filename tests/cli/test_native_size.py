@@ -141,3 +141,12 @@ def test_a_network_without_attention_counts_as_size_agnostic(tiny_path):
     assert api.any_size(free) and api.native_size(free) is None
     free.meta["any_size"] = False  # a JSON may pin a prior to its resolution
     assert not api.any_size(free)
+
+
+@pytest.mark.xfail(strict=True, raises=RuntimeError,
+                   reason="odd sizes need the priors layer's pad-and-crop (issue 20 part 2); remove this mark once "
+                          "it is merged")
+def test_odd_size_is_restored_at_its_own_size(anysize_path):
+    x = np.random.default_rng(0).random((17, 31, 3))
+    r = invdiff.solve(x, task="inpaint", method="ddrm", prior=anysize_path, steps=2)
+    assert r.image.shape == (17, 31, 3)
