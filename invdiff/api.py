@@ -239,6 +239,18 @@ def get_prior(prior, device: str | torch.device | None = None, architecture=None
     return _PRIORS[key]
 
 
+def with_tiling(prior, tiling: dict | None):
+    """``prior`` with its network tiling changed (``TileConfig`` fields: mode, tile_size, overlap, max_pixels,
+    tile_batch; :mod:`invdiff.priors.tiling`), on a copy so that a caller's or a cached prior keeps its own;
+    None returns ``prior`` itself."""
+    if not tiling:
+        return prior
+    import dataclasses
+
+    tiled = copy.deepcopy(prior, {id(prior._runner): None})  # configure() gives the copy its own runner
+    return tiled.configure(**dataclasses.asdict(prior.speed), tiling={**prior.tiling.to_dict(), **tiling})
+
+
 def get_solver(method, steps: int | None = None, **settings):
     """A solver from a name (with settings; ``steps`` overrides) or an instance."""
     from .solvers import Solver, available_solvers, build_solver
@@ -331,7 +343,7 @@ def solve(image, *, task: str, method, prior=None, mask=None, kernel=None, scale
           quality: int | None = None, sigma_y: float | None = None, steps: int | None = None, seed: int = 0,
           device: str | torch.device | None = None, degrade: bool | None = None, protocol: dict | None = None,
           architecture=None, progress: bool = False, fast: bool = False, threads: int | None = None,
-          **method_settings) -> SolveOutput:
+          tiling: dict | None = None, **method_settings) -> SolveOutput:
     """Restore ``image`` with ``method`` (a name or a solver) under ``prior`` (a name, path or prior).
 
     ``prior=None`` takes the method's default: ``natural`` (size-agnostic), or faces64-sr4 for the
@@ -351,6 +363,9 @@ def solve(image, *, task: str, method, prior=None, mask=None, kernel=None, scale
     compiles (a minute or more for a large prior). A prior passed as an object is not changed:
     a configured copy of it is made once and reused. ``settings["speed"]`` says which mode ran.
 
+    ``tiling`` (e.g. ``{"mode": "on", "tile_size": 256, "overlap": 32}``) sets when the network runs
+    on overlapping blended tiles (:func:`with_tiling`; the prior given is not changed, a copy is).
+
     ``threads`` sets torch's CPU thread count for this call (restored afterwards; default: torch's
     current count, which honours ``OMP_NUM_THREADS``); ``settings["threads"]`` records it.
     """
@@ -369,6 +384,7 @@ def solve(image, *, task: str, method, prior=None, mask=None, kernel=None, scale
     from .solvers import default_prior, prior_mismatch
 
     prior_obj = get_prior(default_prior(solver) if prior is None else prior, device, architecture, fast)
+    prior_obj = with_tiling(prior_obj, tiling)
     mismatch = prior_mismatch(solver, prior_obj)
     if mismatch is not None:
         raise UsageError(mismatch)

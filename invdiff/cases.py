@@ -83,20 +83,18 @@ class Case:
 def any_size(prior) -> bool:
     """Whether ``prior`` restores images at their own size (else only at ``prior.resolution``).
 
-    A prior's JSON may state it (``"any_size": true`` for a network trained on random crops,
-    ``false`` to pin it to its resolution); otherwise an ADM U-Net without any attention layer
-    is fully convolutional, so it sees a crop and a whole photo with the same per-pixel
-    statistics and counts as size-agnostic, and every other network (global attention, SR3's
-    conditional net, diffusers folders) as fixed-size.
+    A prior may state it (``any_size`` as an attribute, or ``"any_size": true`` in its JSON card for
+    a network trained on random crops, ``false`` to pin it to its resolution); otherwise a network
+    without any attention layer is fully convolutional, so it sees a crop and a whole photo with the
+    same per-pixel statistics and counts as size-agnostic. The same rule as the benchmark's
+    (``invdiff.bench.sizes``).
     """
-    from .priors.unet import ADMUNet
-    from .priors.unet_blocks import AttentionBlock
-
-    stated = prior.meta.get("any_size")
+    stated = getattr(prior, "any_size", None)
+    if stated is None:
+        stated = prior.meta.get("any_size")
     if stated is not None:
         return bool(stated)
-    net = prior.net
-    return isinstance(net, ADMUNet) and not any(isinstance(m, AttentionBlock) for m in net.modules())
+    return not any("Attention" in type(m).__name__ for m in prior.net.modules())
 
 
 def smallest_side(prior) -> int:

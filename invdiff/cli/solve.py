@@ -105,6 +105,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--batch-size", type=int, help="images per solver call for folders (default 8)")
     g.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's, which honours "
                                                "OMP_NUM_THREADS); printed for CPU runs")
+    g.add_argument("--tiling", choices=("auto", "on", "off"),
+                   help="run the network on overlapping blended tiles: auto (default) only above the prior's pixel "
+                        "budget, on always, off never")
+    g.add_argument("--tile-size", type=int, help="tile side in pixels (a multiple of the network's stride; default 512)")
+    g.add_argument("--tile-overlap", type=int, help="pixels shared by neighbouring tiles (default 64)")
     g.add_argument("--fast", action="store_true",
                    help="CUDA only: run the network in bf16 autocast with channels_last and "
                         "torch.compile(mode='reduce-overhead') (CUDA graphs), and draw the sampler's noise from CUDA "
@@ -321,6 +326,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     mask = None if args.mask is None else imageio.read_mask(args.mask, args.invert_mask)
     kernel = None if args.kernel is None else imageio.read_kernel(args.kernel)
     prior = _load_prior(settings, device, args.fast)
+    tiling = {k: v for k, v in (("mode", args.tiling), ("tile_size", args.tile_size), ("overlap", args.tile_overlap))
+              if v is not None}
+    if tiling:
+        prior = api.with_tiling(prior, tiling)
+        console.say(f"network tiling: {', '.join(f'{k} {v}' for k, v in prior.tiling.to_dict().items())}")
     from ..solvers import prior_mismatch
 
     mismatch = prior_mismatch(solver, prior)

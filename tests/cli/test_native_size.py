@@ -143,9 +143,34 @@ def test_a_network_without_attention_counts_as_size_agnostic(tiny_path):
     assert not api.any_size(free)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="odd sizes need the priors layer's pad-and-crop (issue 20 part 2); remove this mark once "
-                          "it is merged")
+# -- tiling (the priors layer's TileConfig, issue 20 part 2) ------------------------------------------------
+needs_tiling = pytest.mark.skipif(not hasattr(invdiff.priors.DiffusionPrior, "tiling"),
+                                  reason="this checkout's priors have no tiling setting yet")
+
+
+@needs_tiling
+def test_api_tiling_runs_on_a_copy_of_the_prior():
+    from tests.priors.conv_helpers import conv_prior
+
+    prior = conv_prior()
+    x = torch.rand(3, 24, 40, generator=torch.Generator().manual_seed(0))
+    r = invdiff.solve(x, task="gaussian_blur", method="ddrm", prior=prior, steps=2,
+                      tiling={"mode": "on", "tile_size": 16, "overlap": 8})
+    assert r.image.shape == (3, 24, 40) and r.prior.tiling.mode == "on" and r.prior.tiling.tile_size == 16
+    assert prior.tiling.mode == "auto" and r.prior is not prior
+
+
+@needs_tiling
+def test_cli_tiling_flags_reach_the_prior(cli, tmp_path, anysize):
+    random_image(tmp_path / "x.png", (H, W))
+    r = cli("solve", "--task", "inpaint", "--method", "ddrm", "--input", "x.png", *anysize, "--tiling", "off")
+    assert r.code == 0 and "network tiling: mode off, tile_size 512, overlap 64" in r.out, r.err
+    r = cli("solve", "--task", "inpaint", "--method", "ddrm", "--input", "x.png", *anysize, "--tiling", "on",
+            "--tile-size", "8", "--tile-overlap", "4", "--overwrite")
+    assert r.code == 1 and "attention layers" in r.err  # the tiny ADM U-Net has middle-block attention: no tiles
+
+
+@needs_tiling  # pad-and-crop came with the tiling
 def test_odd_size_is_restored_at_its_own_size(anysize_path):
     x = np.random.default_rng(0).random((17, 31, 3))
     r = invdiff.solve(x, task="inpaint", method="ddrm", prior=anysize_path, steps=2)
