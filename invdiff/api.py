@@ -11,7 +11,8 @@ inpaint        a mask is given, or the image has an alpha channel with a pixel o
                (α = 0: missing; any α > 0: observed; a fully opaque alpha is ignored)
 gaussian_blur  a kernel is given (then used as a circular convolution, as for motion_blur)
 motion_blur    a kernel is given
-sr4            a scale is given, or the image is square with side × factor = the prior's size
+sr4            a scale is given, or (fixed-size prior) the image is square with side × factor
+               = the prior's size
 jpeg           the file is a JPEG (quality read from its quantisation tables)
 =============  ==============================================================================
 
@@ -21,10 +22,15 @@ the protocol. A forced measurement without them uses the protocol's deterministi
 (Gaussian kernel, ×4 bicubic, JPEG quality 10); inpaint and motion_blur draw theirs at random,
 so for them a measurement needs the mask or kernel.
 
-**Sizes.** A prior works at its native resolution R (faces64: 64). The library never resizes:
-a clean image must be R×R and a measurement must be exactly what the operator gives for R×R
-(R/f for ×f SR). :func:`fit_to_prior` centre-crops and resizes explicitly; the CLI does that
-for clean images with a printed note, and never resizes a measurement.
+**Sizes.** A *size-agnostic* prior (:func:`any_size`: the default ``natural``, a fully
+convolutional network trained on crops) restores an image **at its own size**: a clean H×W
+image or an H×W measurement gives an H×W result, and a ×f SR measurement of h×w gives fh×fw.
+Sides must be at least the network's :func:`smallest_side`; a clean image for ×f SR must have
+sides divisible by f; a mask must be the image's size and a kernel no larger than the image.
+A *fixed-size* prior (``faces64``, trained on whole 64×64 faces, with attention) works at its
+resolution R only: a clean image must be R×R and a measurement exactly what the operator gives
+for R×R (R/f for ×f SR). :func:`fit_to_prior` centre-crops and resizes explicitly; the CLI does
+that for clean images with a printed note. Nothing here ever resizes a measurement.
 
 **Randomness.** Image ``i`` of a batch gets its own ``torch.Generator`` seeded ``seed + i``: the
 protocol draws (mask, kernel, noise) come first, then the solver continues on the same
@@ -38,21 +44,27 @@ measurement is still drawn on the CPU generator, so it is the same in both modes
 differ slightly from the default fp32 path, and the first call at a shape compiles (a minute or
 more for a large network). The configured prior is a separate object from the fp32 one.
 
+**Precision.** The solver runs in float64 when the image is float64 (tensor or array), else in
+float32; the network itself runs in its weights' dtype either way.
+
 **Types.** ``image`` is a torch tensor (C×H×W or N×C×H×W, float in [0, 1] or uint8), a numpy
 array (H×W, H×W×C or N×H×W×C; uint8, uint16 or float in [0, 1]) or a PIL image; a 2nd or 4th
 channel is alpha. The restored image comes back in the same type, dtype and layout (grayscale
 in → grayscale out, as the ITU-R 601 luma of the RGB restoration; alpha is not returned: the
-result has no holes). The measurement comes back in the same type too, with the mask as alpha
-for inpainting — so ``solve(result.measurement, …)`` solves the same problem again.
+result has no holes). The measurement comes back in the same type too, clipped to [0, 1] (the
+added noise leaves that range), with the mask as alpha for inpainting — so
+``solve(result.measurement, …)`` solves the same problem again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import inspect
 import weakref
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,149 +75,22 @@ import operators
 from operators.generators import validate_kernel
 
 from . import io as imageio
-from .tasks import DEFAULT_SIGMA_Y, TASKS, make_problem
-
-#: Why an input counts as a clean image, per task (when it carries no degradation information).
-NO_INFO = {"inpaint": "no mask and no transparent pixels", "gaussian_blur": "no kernel given",
-           "motion_blur": "no kernel given", "sr4": "no scale given and its side is not the prior's size / factor",
-           "jpeg": "not a JPEG file"}
-
-#: The reason recorded when --degrade / --no-degrade (degrade=) forced the reading.
-FORCED = {True: "forced by --degrade / degrade=True", False: "forced by --no-degrade / degrade=False"}
-
-
-class UsageError(ValueError):
-    """The call or command line is wrong (unknown name, conflicting or missing option): CLI exit 2."""
-
-
-class DataError(ValueError):
-    """The data are unusable (wrong size, bad mask, NaN …): CLI exit 1."""
-
-
-@dataclass
-class Source:
-    """One input image: ``pixels`` 1×C×H×W float64 in [0, 1] (C = the prior's channels), alpha H×W or None."""
-
-    pixels: torch.Tensor
-    alpha: torch.Tensor | None = None
-    is_jpeg_file: bool = False
-    jpeg_quality: int | None = None
-    name: str = "image"
-
-
-@dataclass
-class Case:
-    """One image's inverse problem: measurement ``y`` (1×…, [0, 1]) and its operator, and how they were made."""
-
-    y: torch.Tensor
-    operator: operators.Operator
-    generator: torch.Generator
-    degraded: bool
-    clean: torch.Tensor | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def mask(self) -> torch.Tensor | None:
-        """1×H×W mask (1 = observed) for inpainting, else None."""
-        return self.operator.mask.reshape(-1, *self.operator.mask.shape[-2:])[:1] if self.operator.name == "inpaint" \
-            else None
-
-    @property
-    def kernel(self) -> torch.Tensor | None:
-        """The 2-D blur kernel for blur tasks, else None."""
-        return getattr(self.operator, "kernel", None)
-
-
-# -- the input rule -----------------------------------------------------------------------------
-def degradation_info(task: str, src: Source, resolution: int, mask, kernel, scale: int | None,
-                     factor: int) -> str | None:
-    """Why ``src`` counts as a measurement for ``task`` (one phrase), or None if it carries no such information."""
-    h, w = src.pixels.shape[-2:]
-    if task == "inpaint":
-        if mask is not None:
-            return "a mask was given"
-        if src.alpha is not None and bool((src.alpha == 0).any()):
-            return "its alpha channel has transparent pixels (α = 0: missing)"
-    elif task in ("gaussian_blur", "motion_blur") and kernel is not None:
-        return "a blur kernel was given"
-    elif task == "sr4":
-        if scale is not None:
-            return f"a scale ({scale}) was given"
-        if h == w and h * factor == resolution:
-            return f"it is {h}×{w} and {h} × {factor} = {resolution}, the prior's size"
-    elif task == "jpeg" and src.is_jpeg_file:
-        return "it is a JPEG file"
-    return None
-
-
-def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise UsageError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}.")
-
-
-def make_case(src: Source, task: str, resolution: int, generator: torch.Generator, *, mask=None, kernel=None,
-              scale: int | None = None, quality: int | None = None, sigma_y: float | None = None,
-              degrade: bool | None = None, protocol: dict | None = None) -> Case:
-    """Build one image's problem following the input rule of the module docstring."""
-    _check_task(task)
-    params = dict(protocol or {})
-    factor = int(scale if scale is not None else params.get("factor", 4))
-    info = degradation_info(task, src, resolution, mask, kernel, scale, factor)
-    measured = (not degrade) if degrade is not None else info is not None
-    sigma = DEFAULT_SIGMA_Y[task] if sigma_y is None else float(sigma_y)
-    x, (h, w), op_task = src.pixels, src.pixels.shape[-2:], task
-    if task == "inpaint":
-        if mask is None and src.alpha is not None and bool((src.alpha == 0).any()):
-            mask = (src.alpha > 0).to(torch.float32)[None]
-        if mask is not None:
-            mask = torch.as_tensor(mask, dtype=torch.float32).reshape(1, *mask.shape[-2:])
-            if tuple(mask.shape[-2:]) != (h, w):
-                raise DataError(f"the mask is {mask.shape[-2]}×{mask.shape[-1]} but {src.name} is {h}×{w}; "
-                                "masks are never resized: give one of the image's size.")
-            params = {"mask": mask}
-    elif task in ("gaussian_blur", "motion_blur") and kernel is not None:
-        if max(kernel.shape) > resolution:
-            raise DataError(f"the {kernel.shape[0]}×{kernel.shape[1]} kernel is larger than the "
-                            f"{resolution}×{resolution} image.")
-        op_task, params = "motion_blur", {"kernel": kernel}
-    elif task == "sr4":
-        if resolution % factor:
-            raise UsageError(f"the SR scale {factor} does not divide the prior's size {resolution}.")
-        params["factor"] = factor
-    elif task == "jpeg":
-        q = quality if quality is not None else src.jpeg_quality if (measured and src.is_jpeg_file) else None
-        if measured and src.is_jpeg_file and q is None:
-            raise UsageError(f"{src.name} does not use standard IJG quantisation tables, so its quality is "
-                             "unknown; pass the quality (--quality Q).")
-        if q is not None:
-            params["quality"] = int(q)
-    if measured:
-        need = {"inpaint": "mask" not in params, "motion_blur": "kernel" not in params}.get(op_task, False)
-        if need:
-            what = "a mask (--mask) or an alpha channel with holes" if task == "inpaint" else "a kernel (--kernel)"
-            raise UsageError(f"reading {src.name} as a {task} measurement needs {what}: its protocol draws "
-                             "that at random.")
-        side = resolution // factor if task == "sr4" else resolution
-        if (h, w) != (side, side):
-            raise DataError(f"{src.name} is {h}×{w}, but a {task} measurement for this {resolution}×{resolution} "
-                            f"prior must be {side}×{side} (measurements are never resized); pass --degrade "
-                            "(degrade=True) to read it as a clean image instead.")
-    elif (h, w) != (resolution, resolution):
-        raise DataError(f"{src.name} is {h}×{w} but the prior restores {resolution}×{resolution} images; crop and "
-                        "resize it first, e.g. with invdiff.fit_to_prior (the CLI does this itself).")
-    try:
-        problem = make_problem(op_task, resolution, generator, sigma, channels=x.shape[1], **params)
-    except (TypeError, KeyError) as err:
-        raise UsageError(f"bad protocol parameters for {task}: {err}") from None
-    op = problem.operator
-    details = {"task": task, **problem.details, "reading": "measurement" if measured else "clean",
-               "reason": FORCED[degrade] if degrade is not None else info or NO_INFO[task]}
-    if op_task != task:
-        details["operator"] = "circular convolution with the given kernel"
-    if measured:
-        y = x * op.mask if task == "inpaint" else x
-        return Case(y.float(), op, generator, False, None, details)
-    return Case(op.measure(x, [generator]).float(), op, generator, True, x.float(), details)
+from .cases import (  # noqa: F401 - the names the CLI and users reach through invdiff.api
+    FORCED,
+    NO_INFO,
+    Case,
+    DataError,
+    PriorNotInstalled,
+    Source,
+    UsageError,
+    _check_task,
+    any_size,
+    article,
+    degradation_info,
+    make_case,
+    native_size,
+    smallest_side,
+)
 
 
 # -- batches ------------------------------------------------------------------------------------
@@ -217,7 +102,7 @@ def batch_key(case: Case) -> tuple:
         for name, buf in sorted(op.named_buffers()):
             digest.update(name.encode() + buf.detach().cpu().numpy().tobytes())
     return (type(op).__name__, "" if op.name == "inpaint" else op.extra_repr(), repr(op.noise),
-            digest.hexdigest(), tuple(case.y.shape[1:]))
+            digest.hexdigest(), tuple(case.y.shape[1:]), case.shape)
 
 
 def merge_operator(cases: list[Case]) -> operators.Operator:
@@ -238,15 +123,14 @@ def sampler_generators(cases: list[Case], device: str | torch.device, fast: bool
 
 def solve_cases(cases: list[Case], solver, prior, device: str | torch.device = "cpu", progress: bool = False,
                 fast: bool = False):
-    """Solve a batch of cases with equal keys in one call; returns the solver's ``SolveResult``.
+    """Solve a batch of cases with equal keys in one call, in their ``y``'s dtype; returns the ``SolveResult``.
 
     ``fast``: the sampler's noise comes from CUDA generators (:func:`sampler_generators`); the
     prior itself must already be configured (:func:`get_prior` with ``fast=True``).
     """
-    y = torch.cat([c.y for c in cases]).to(device=device, dtype=torch.float32)
-    shape = (len(cases), prior.channels, prior.resolution, prior.resolution)
+    y = torch.cat([c.y for c in cases]).to(device)
     return solver.solve(y, merge_operator(cases), prior, generator=sampler_generators(cases, device, fast),
-                        image_shape=shape, progress=progress)
+                        image_shape=(len(cases), *cases[0].shape), progress=progress)
 
 
 def group_cases(indices: list[int], cases: dict[int, Case], batch_size: int) -> list[list[int]]:
@@ -277,6 +161,22 @@ def check_fast(device: str | torch.device, flag: str = "fast=True", hint: str = 
         raise UsageError(f"{flag} needs a CUDA device (bf16 autocast + CUDA graphs) but the device is {dev}; {hint}.")
 
 
+@contextlib.contextmanager
+def cpu_threads(threads: int | None) -> Iterator[int]:
+    """Run the block with torch using ``threads`` CPU threads (None: as it is); yields the count in use."""
+    before = torch.get_num_threads()
+    if threads is None:
+        yield before
+        return
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise UsageError(f"threads must be an int >= 1, got {threads!r}.")
+    torch.set_num_threads(int(threads))
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
 # -- priors and solvers -------------------------------------------------------------------------
 _PRIORS: dict[tuple, Any] = {}
 #: loaded prior instance → its fast-configured copy (the caller's object is never reconfigured)
@@ -297,6 +197,24 @@ def _fast_copy(prior):
     return fast
 
 
+def _check_installed(name, path: Path) -> None:
+    """One clear sentence when a built-in prior (or the default, ``natural``) has no weights installed."""
+    from .priors import BUILTIN_PRIORS, available_priors
+    from .solvers.registry import DEFAULT_PRIOR
+
+    if path.exists() or not isinstance(name, str) or (name not in BUILTIN_PRIORS and name != DEFAULT_PRIOR):
+        return
+    info = {p.name: p for p in available_priors()}.get(name)
+    if info is not None and info.installed:
+        return
+    where = f"expected {info.path.name} and its .safetensors in {info.path.parent}" if info else \
+        "this invdiff has no weights for it yet"
+    hint = " (the default: a size-agnostic natural-image prior)" if name == DEFAULT_PRIOR else ""
+    other = "pass --prior faces64 (prior='faces64') for 64×64 faces, or" if name != "faces64" else "train it, or pass"
+    raise PriorNotInstalled(f"the built-in prior {name!r}{hint} is not installed ({where}); {other} --prior PATH "
+                            "for your own.")
+
+
 def get_prior(prior, device: str | torch.device | None = None, architecture=None, fast: bool = False):
     """A :class:`~invdiff.priors.DiffusionPrior` from a name or path (loaded once, then cached) or an instance.
 
@@ -315,9 +233,22 @@ def get_prior(prior, device: str | torch.device | None = None, architecture=None
     stamp = (str(path.resolve()), path.stat().st_mtime) if path.exists() else str(prior)
     key = (stamp, str(device), str(architecture), speed_mode(fast))
     if key not in _PRIORS:
+        _check_installed(prior, path)
         loaded = load_prior(prior, architecture=architecture, device=device)
         _PRIORS[key] = loaded.configure(**FAST_SPEED) if fast else loaded
     return _PRIORS[key]
+
+
+def with_tiling(prior, tiling: dict | None):
+    """``prior`` with its network tiling changed (``TileConfig`` fields: mode, tile_size, overlap, max_pixels,
+    tile_batch; :mod:`invdiff.priors.tiling`), on a copy so that a caller's or a cached prior keeps its own;
+    None returns ``prior`` itself."""
+    if not tiling:
+        return prior
+    import dataclasses
+
+    tiled = copy.deepcopy(prior, {id(prior._runner): None})  # configure() gives the copy its own runner
+    return tiled.configure(**dataclasses.asdict(prior.speed), tiling={**prior.tiling.to_dict(), **tiling})
 
 
 def get_solver(method, steps: int | None = None, **settings):
@@ -340,19 +271,20 @@ def get_solver(method, steps: int | None = None, **settings):
 
 # -- python types ----------------------------------------------------------------------------
 def fit_to_prior(image, prior):
-    """Centre-crop ``image`` to a square and resize it to the prior's resolution (bicubic, antialiased).
+    """Centre-crop ``image`` to a square and resize it to a fixed-size prior's resolution (bicubic, antialiased).
 
     ``prior`` is a loaded prior, a name/path or an int resolution; the result has ``image``'s type.
-    Alpha is cropped alike and resized with nearest neighbours (it stays a mask).
+    Alpha is cropped alike and resized with nearest neighbours (it stays a mask). A size-agnostic
+    prior (:func:`any_size`) restores the image at its own size, so it is returned as it is.
     """
-    size = prior if isinstance(prior, int) else get_prior(prior).resolution
+    if not isinstance(prior, int):
+        prior = get_prior(prior)
+        if any_size(prior):
+            return image
+    size = prior if isinstance(prior, int) else prior.resolution
     pixels, alpha, kind = imageio.to_batch(image)
     kind.gray = False  # keep the channel count as it is
-    if alpha is not None:
-        h, w = alpha.shape[-2:]
-        s = min(h, w)
-        alpha = alpha[:, (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-        alpha = torch.nn.functional.interpolate(alpha[:, None], size=(size, size), mode="nearest-exact")[:, 0]
+    alpha = None if alpha is None else imageio.fit_square_mask(alpha, size)
     return imageio.from_batch(imageio.fit_square(pixels, size), kind, alpha)
 
 
@@ -386,25 +318,36 @@ class SolveOutput:
 
 
 def _as_mask(mask, n: int) -> torch.Tensor | None:
-    """H×W, 1×H×W, N×H×W or N×1×H×W binary (1 = observed) → N'×H×W float (N' ∈ {1, n})."""
+    """H×W, 1×H×W, N×H×W or N×1×H×W binary mask (1 = observed) → N'×H×W float (N' ∈ {1, n}).
+
+    Binary means what a black-and-white mask image holds, as ``invdiff solve --mask`` reads it:
+    values in {0, 1}, {0, 255} (8-bit) or {0, 65535} (16-bit), or booleans; a PIL image works too.
+    """
     if mask is None:
         return None
-    m = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask).detach().cpu().double()
-    m = m.reshape(-1, *m.shape[-2:]) if m.dim() >= 2 else m
-    if m.dim() != 3 or m.shape[0] not in (1, n):
-        raise DataError(f"mask must be H×W, or one H×W per image ({n}), got shape {tuple(torch.as_tensor(mask).shape)}.")
-    if not bool(((m == 0) | (m == 1)).all()):
-        raise DataError("mask must be binary: 1 = observed, 0 = missing (threshold it, e.g. mask > 0.5).")
-    return m.float()
+    a = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+    shape = a.shape
+    a = a.astype(np.float64).reshape(-1, *shape[-2:]) if a.ndim >= 2 else a
+    if a.ndim != 3 or a.shape[0] not in (1, n):
+        raise DataError(f"mask must be H×W, or one H×W per image ({n}), got shape {tuple(shape)}.")
+    levels = set(np.unique(a).tolist())
+    white = max(levels) if max(levels) in (255, 65535) else 1
+    if not levels <= {0, white}:
+        shown = ", ".join(f"{v:g}" for v in sorted(levels)[:4]) + (", …" if len(levels) > 4 else "")
+        raise DataError(f"mask must be binary: 1, 255 (8-bit), 65535 (16-bit) or True = observed, 0 = missing; it "
+                        f"holds {shown} (threshold it, e.g. mask > 0.5).")
+    return torch.from_numpy(a / white).float()
 
 
 def solve(image, *, task: str, method, prior=None, mask=None, kernel=None, scale: int | None = None,
           quality: int | None = None, sigma_y: float | None = None, steps: int | None = None, seed: int = 0,
           device: str | torch.device | None = None, degrade: bool | None = None, protocol: dict | None = None,
-          architecture=None, progress: bool = False, fast: bool = False, **method_settings) -> SolveOutput:
+          architecture=None, progress: bool = False, fast: bool = False, threads: int | None = None,
+          tiling: dict | None = None, **method_settings) -> SolveOutput:
     """Restore ``image`` with ``method`` (a name or a solver) under ``prior`` (a name, path or prior).
 
-    ``prior=None`` takes the method's default: faces64, or faces64-sr4 for the conditional ``sr3``.
+    ``prior=None`` takes the method's default: ``natural`` (size-agnostic), or faces64-sr4 for the
+    conditional ``sr3``; pass ``prior="faces64"`` for the 64×64 face prior.
 
     What ``image`` means, which sizes it may have and what comes back: see the module docstring.
     ``sigma_y`` is on the [-1, 1] scale (default: the task's, 0.05; JPEG 0); ``steps`` and
@@ -419,6 +362,12 @@ def solve(image, *, task: str, method, prior=None, mask=None, kernel=None, scale
     seeded ``seed + i``: results differ slightly from the default fp32 path, and the first call
     compiles (a minute or more for a large prior). A prior passed as an object is not changed:
     a configured copy of it is made once and reused. ``settings["speed"]`` says which mode ran.
+
+    ``tiling`` (e.g. ``{"mode": "on", "tile_size": 256, "overlap": 32}``) sets when the network runs
+    on overlapping blended tiles (:func:`with_tiling`; the prior given is not changed, a copy is).
+
+    ``threads`` sets torch's CPU thread count for this call (restored afterwards; default: torch's
+    current count, which honours ``OMP_NUM_THREADS``); ``settings["threads"]`` records it.
     """
     from .priors import DiffusionPrior
 
@@ -435,6 +384,7 @@ def solve(image, *, task: str, method, prior=None, mask=None, kernel=None, scale
     from .solvers import default_prior, prior_mismatch
 
     prior_obj = get_prior(default_prior(solver) if prior is None else prior, device, architecture, fast)
+    prior_obj = with_tiling(prior_obj, tiling)
     mismatch = prior_mismatch(solver, prior_obj)
     if mismatch is not None:
         raise UsageError(mismatch)
@@ -445,25 +395,27 @@ def solve(image, *, task: str, method, prior=None, mask=None, kernel=None, scale
         pixels = pixels.expand(-1, 3, -1, -1)
     masks = _as_mask(mask, n)
     kernel = None if kernel is None else validate_kernel(kernel, "kernel")
+    dtype = torch.float64 if kind.dtype in (torch.float64, np.float64) else torch.float32
     cases = []
     for i in range(n):
         src = Source(pixels[i:i + 1], None if alpha is None else alpha[i], name=f"image {i}" if kind.batched else "image")
         m = None if masks is None else masks[i if masks.shape[0] > 1 else 0]
-        cases.append(make_case(src, task, prior_obj.resolution, torch.Generator().manual_seed(int(seed) + i), mask=m,
+        cases.append(make_case(src, task, native_size(prior_obj), torch.Generator().manual_seed(int(seed) + i), mask=m,
                                kernel=kernel, scale=scale, quality=quality, sigma_y=sigma_y, degrade=degrade,
-                               protocol=protocol))
+                               protocol=protocol, smallest=smallest_side(prior_obj), dtype=dtype))
     solver.check(cases[0].operator)
     restored, nfe, seconds = {}, 0, 0.0
-    for group in group_cases(list(range(n)), dict(enumerate(cases)), batch_size=n):
-        result = solve_cases([cases[i] for i in group], solver, prior_obj, device, progress, fast)
-        restored.update({i: result.x[j].cpu() for j, i in enumerate(group)})
-        nfe, seconds = result.nfe, seconds + result.seconds
+    with cpu_threads(threads) as used:
+        for group in group_cases(list(range(n)), dict(enumerate(cases)), batch_size=n):
+            result = solve_cases([cases[i] for i in group], solver, prior_obj, device, progress, fast)
+            restored.update({i: result.x[j].cpu() for j, i in enumerate(group)})
+            nfe, seconds = result.nfe, seconds + result.seconds
     x = torch.stack([restored[i] for i in range(n)])
     y = torch.cat([c.y for c in cases]).cpu()
     y_alpha = torch.cat([c.mask for c in cases]) if task == "inpaint" else None
     settings = {"task": task, "method": solver.name, "solver": solver.settings(), "prior": prior_obj.name,
-                "resolution": prior_obj.resolution, "seed": int(seed), "device": str(device),
-                "speed": speed_mode(fast), "sigma_y": cases[0].details["sigma_y"],
-                "images": [c.details for c in cases]}
+                "resolution": prior_obj.resolution, "any_size": any_size(prior_obj), "seed": int(seed),
+                "device": str(device), "speed": speed_mode(fast), "dtype": str(dtype).replace("torch.", ""),
+                "threads": used, "sigma_y": cases[0].details["sigma_y"], "images": [c.details for c in cases]}
     return SolveOutput(imageio.from_batch(x, kind), imageio.from_batch(y, kind, y_alpha), nfe, seconds, int(seed),
                        settings, x, cases, prior_obj, solver)

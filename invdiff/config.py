@@ -10,7 +10,7 @@ A settings file is a YAML mapping with any of these keys::
 
     task: inpaint            # one of invdiff.tasks.TASKS
     method: ddrm             # a registered solver
-    prior: faces64           # built-in name or path (default: the method's own: sr3 → faces64-sr4, else faces64)
+    prior: natural           # built-in name or path (default: the method's own: sr3 → faces64-sr4, else natural)
     prior_architecture: null # preset for guided-diffusion .pt priors (e.g. adm-ffhq256)
     seed: 0
     device: auto             # auto = cuda when available, else cpu

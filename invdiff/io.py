@@ -4,8 +4,9 @@ Reading (:func:`read_image`) gives an :class:`ImageData`: ``pixels`` H×W×C flo
 with C = 1 (grayscale) or 3 (colour), ``alpha`` H×W in [0, 1] or None, and the bit depth.
 
 * **Bit depth.** 8-bit samples are divided by 255, 16-bit ones by 65535 — at full precision:
-  Pillow reduces 16-bit colour PNGs to 8 bits, so every 16-bit PNG is decoded by
-  :mod:`invdiff.png16`. 16-bit colour TIFFs are refused (save them as 16-bit PNG).
+  Pillow reduces 16-bit colour PNGs to 8 bits, so every 16-bit PNG is read and written with
+  pypng (:mod:`invdiff.png16`). 16-bit colour TIFFs are refused (save them
+  as 16-bit PNG).
 * **Modes.** ``1``/``L``/``LA`` are grayscale; ``P``/``PA`` (palette) are expanded through the
   palette to RGB, or RGBA when the palette has transparency; a ``tRNS`` colour key becomes
   alpha; ``I;16`` is 16-bit grayscale; ``CMYK``/``YCbCr`` are converted to RGB by Pillow (noted);
@@ -15,7 +16,8 @@ with C = 1 (grayscale) or 3 (colour), ``alpha`` H×W in [0, 1] or None, and the 
 * **Limits.** At most :data:`MAX_PIXELS` = 8192² pixels, checked from the header before any
   pixel is decoded (decompression bombs). Empty, truncated, corrupt and non-image files raise
   :class:`ImageError` (a ``ValueError``) with one sentence; a missing path raises
-  ``FileNotFoundError``. Colour profiles are not applied.
+  ``FileNotFoundError``. Colour profiles and gamma (``iCCP``, ``gAMA``, ``sRGB``) are not applied:
+  samples are taken as they are stored.
 * ``.npy`` arrays (H×W or H×W×C, uint8, uint16 or float in [0, 1]) are read and written too.
 
 Writing (:func:`write_image`) quantises to 8 or 16 bits (PNG; JPEG is 8-bit) or keeps float32
@@ -40,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
-from .png16 import PNGError, png16_bytes, png_header, read_png16
+from .png16 import ImageError, png16_bytes, png_bit_depth, read_png16
 
 #: Largest image read, in pixels (8192 × 8192 = 67.1 MP): checked before decoding.
 MAX_PIXELS = 8192 * 8192
@@ -48,10 +50,6 @@ MAX_PIXELS = 8192 * 8192
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".npy")
 #: Suffixes :func:`write_image` can write.
 WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy")
-
-
-class ImageError(ValueError):
-    """A file that exists but cannot be used as an image (bad data)."""
 
 
 @dataclass
@@ -186,10 +184,8 @@ def read_image(path: str | Path, orient_pixels: bool = True) -> ImageData:
         return _read_npy(path)
     name = str(path)
     data = path.read_bytes()
-    header = png_header(data[:33])
+    depth16 = png_bit_depth(data, name, _check_pixels) == 16
     notes: list[str] = []
-    if header is not None:
-        _check_pixels(header[0], header[1], name)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -205,7 +201,7 @@ def read_image(path: str | Path, orient_pixels: bool = True) -> ImageData:
         quality, sampling = _jpeg_info(im) if fmt == "JPEG" else (None, None)
         try:
             orientation = int(im.getexif().get(0x0112, 1) or 1)
-            if header is not None and header[2] == 16:
+            if depth16:
                 pixels, alpha = read_png16(data, name)
                 depth = 16
             else:
@@ -213,8 +209,6 @@ def read_image(path: str | Path, orient_pixels: bool = True) -> ImageData:
                 pixels, alpha, depth = _pil_pixels(im, name, notes)
         except ImageError:
             raise
-        except PNGError as err:
-            raise ImageError(str(err)) from None
         except (OSError, SyntaxError, ValueError, struct.error, EOFError) as err:
             raise ImageError(f"{name} is truncated or corrupt ({err}); re-export it.") from None
     orientation = orientation if orientation in range(1, 9) else 1
@@ -309,8 +303,12 @@ def to_batch(image) -> tuple[torch.Tensor, torch.Tensor | None, Kind]:
 
 
 def from_batch(x: torch.Tensor, kind: Kind, alpha: torch.Tensor | None = None):
-    """N×C×H×W floats in [0, 1] (C = 1 or 3; alpha N×H×W appended as a last channel) → ``kind``'s type."""
-    x = x.detach().cpu().double()
+    """N×C×H×W floats (C = 1 or 3; alpha N×H×W appended as a last channel) → ``kind``'s type.
+
+    Values are clipped to [0, 1] first: a noisy measurement leaves that range, and an integer
+    conversion would otherwise wrap around (−0.01 → 253 in uint8).
+    """
+    x = x.detach().cpu().double().clamp(0, 1)
     if kind.gray and x.shape[1] == 3:
         x = (torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype)[:, None, None] * x).sum(1, keepdim=True)
     if alpha is not None:
@@ -343,6 +341,14 @@ def fit_square(x: torch.Tensor, size: int) -> torch.Tensor:
     if s == size:
         return x
     return F.interpolate(x, size=(size, size), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def fit_square_mask(m: torch.Tensor, size: int) -> torch.Tensor:
+    """The crop of :func:`fit_square` for an N×H×W alpha or mask, resized with nearest neighbours (stays binary)."""
+    h, w = m.shape[-2:]
+    s = min(h, w)
+    m = m[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    return F.interpolate(m[:, None], size=(size, size), mode="nearest-exact")[:, 0]
 
 
 # -- writing ------------------------------------------------------------------------------------

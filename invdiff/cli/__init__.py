@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import __version__
 from . import bench, info, solve, train
 
 SUBCOMMANDS = {"train": train, "solve": solve, "bench": bench, **info.COMMANDS}
@@ -12,6 +13,7 @@ SUBCOMMANDS = {"train": train, "solve": solve, "bench": bench, **info.COMMANDS}
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="invdiff", description="Imaging inverse problems with diffusion priors.")
+    parser.add_argument("--version", action="version", version=f"invdiff {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in SUBCOMMANDS.values():
         module.add_parser(sub)

@@ -17,7 +17,7 @@ MEASUREMENT_WHEN = {
     "inpaint": "--mask, or an alpha channel with α = 0 pixels",
     "gaussian_blur": "--kernel",
     "motion_blur": "--kernel",
-    "sr4": "--scale, or side = prior size / 4",
+    "sr4": "--scale (fixed-size prior: or side = prior size / 4)",
     "jpeg": "a JPEG file",
 }
 
@@ -68,8 +68,23 @@ def run_methods(args: argparse.Namespace) -> int:
                                 for i, ((method, reason), tasks) in enumerate(notes.items(), 1)))
     print("\ndefault settings (override with --steps, or methods: in a --config file):")
     for method in available_solvers():
-        print(f"  {method}: {_describe(build_solver(method).settings())}")
+        settings = build_solver(method).settings()
+        for key, value in settings.items():
+            if value is None:
+                settings[key] = per_task_default(method, key)
+        print(f"  {method}: {_describe(settings)}")
     return 0
+
+
+def per_task_default(method: str, key: str) -> str:
+    """What a setting left at None means: the per-task value the solver takes (DPS's ζ′, PAPER_ZETA)."""
+    if (method, key) == ("dps", "zeta"):
+        from ..solvers.dps import PAPER_ZETA
+
+        values = set(PAPER_ZETA.values())
+        return f"{values.pop():g} (every task)" if len(values) == 1 else \
+            "per task (" + ", ".join(f"{t} {v:g}" for t, v in PAPER_ZETA.items()) + ")"
+    raise KeyError(f"{method} leaves {key!r} unset and invdiff methods does not know its per-task value.")
 
 
 def run_priors(args: argparse.Namespace) -> int:

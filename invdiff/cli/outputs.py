@@ -25,7 +25,7 @@ import torch
 
 from .. import __version__, config
 from .. import io as imageio
-from ..api import UsageError
+from ..api import UsageError, article
 
 
 @dataclass
@@ -116,13 +116,34 @@ def plain(obj: Any) -> Any:
     return str(obj)
 
 
-def degrade_note(prep, p: Plan) -> str:
-    """The one line saying that a clean input was degraded here, how, and where the measurement went."""
+def _describe(details: dict, skip: set[str]) -> str:
+    return ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in details.items() if k not in skip)
+
+
+def degrade_note(prep) -> str:
+    """The one line saying that a clean input was degraded here, and how (the file is announced once written)."""
     d = prep.case.details
-    skip = {"task", "reading", "reason", "input", "seed"}
-    how = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in d.items() if k not in skip)
-    return (f"{prep.path.name}: read as a clean image ({d['reason']}), degraded with the {d['task']} protocol "
-            f"({how}); measurement saved to {p.measurement}")
+    how = _describe(d, {"task", "reading", "reason", "input", "seed", "size"})
+    return (f"{prep.path.name}: read as a clean image ({d['reason']}), {d['size']}, degraded with the {d['task']} "
+            f"protocol ({how})")
+
+
+def measurement_note(name: str, case, quality: int | None) -> str:
+    """The one line saying how a measurement input was read: why, what the operator is, and the σ_y assumed."""
+    d, _op = case.details, case.operator
+    h, w = case.y.shape[-2:]
+    what = {"inpaint": lambda: f"{100 * d['fraction_missing']:.1f} % of pixels to fill",
+            "sr4": lambda: f"×{d['factor']} {d['kernel']}: {h}×{w} → {case.shape[1]}×{case.shape[2]}",
+            "jpeg": lambda: f"quality {d['quality']} " + ("(given by --quality)" if quality is not None else
+                                                          "(detected from its quantisation tables)")}
+    if d["task"] in what:
+        how = what[d["task"]]()
+    elif "operator" in d:  # a given kernel
+        how = f"{case.kernel.shape[0]}×{case.kernel.shape[1]} kernel, {d['operator']}"
+    else:
+        how = _describe(d, {"task", "reading", "reason", "input", "seed", "size", "sigma_y"})
+    return (f"{name}: read as {article(d['task'])} measurement ({d['reason']}), {h}×{w}: {how}; σ_y {d['sigma_y']:g} "
+            f"assumed (on the [-1, 1] scale; --sigma-y to change)")
 
 
 def _hwc(x: torch.Tensor, gray: bool) -> np.ndarray:
@@ -134,13 +155,13 @@ def _hwc(x: torch.Tensor, gray: bool) -> np.ndarray:
 
 
 def side_by_side(case, x: torch.Tensor) -> np.ndarray:
-    """[clean |] measurement | restored, each R×R with a 2-px white gap (measurement enlarged if smaller)."""
-    res = x.shape[-1]
-    y = case.y.cpu().double()
-    if y.shape[-1] != res:
-        y = y.repeat_interleave(res // y.shape[-2], -2).repeat_interleave(res // y.shape[-1], -1)
+    """[clean |] measurement | restored, each H×W with a 2-px white gap (measurement enlarged if smaller)."""
+    h, w = x.shape[-2:]
+    y = case.y.cpu().double().clamp(0, 1)
+    if tuple(y.shape[-2:]) != (h, w):
+        y = y.repeat_interleave(h // y.shape[-2], -2).repeat_interleave(w // y.shape[-1], -1)
     panels = ([case.clean.cpu().double()] if case.clean is not None else []) + [y, x.cpu().double()]
-    gap = torch.ones(1, x.shape[1], res, 2, dtype=torch.float64)
+    gap = torch.ones(1, x.shape[1], h, 2, dtype=torch.float64)
     row = [t for panel in panels for t in (panel, gap)][:-1]
     return torch.cat(row, dim=-1)[0].permute(1, 2, 0).numpy()
 
@@ -157,6 +178,8 @@ def write(prep, x: torch.Tensor, p: Plan, result, effective: dict, args, say=pri
     if p.measurement:
         alpha = None if mask is None else mask[0].numpy()
         imageio.write_image(p.measurement, _hwc(case.y, prep.gray), depth, alpha=alpha, overwrite=over)
+        if case.degraded:
+            say(f"{prep.path.name}: measurement saved to {p.measurement}")
     if p.mask:
         imageio.write_image(p.mask, mask[0].numpy()[..., None], 8, overwrite=over)
     if p.kernel:

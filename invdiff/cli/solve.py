@@ -3,21 +3,31 @@
 What ``--input`` means, which sizes work and what is written (README, "Command line"):
 
 * The input is a **measurement** when it carries degradation information — ``--mask`` or an
-  alpha channel with α = 0 pixels (inpaint), ``--kernel`` (blurs), ``--scale`` or a side of
-  (prior size)/factor (sr4), a JPEG file (jpeg) — and otherwise a **clean image**, degraded with
+  alpha channel with α = 0 pixels (inpaint), ``--kernel`` (blurs), ``--scale`` (or, for a
+  fixed-size prior, a side of (prior size)/factor) (sr4), a JPEG file (jpeg) — and otherwise a **clean image**, degraded with
   the task's default protocol first (one printed line says so, and the measurement is always
   saved next to the result as ``OUTPUT_STEM.measurement.png``). ``--degrade`` / ``--no-degrade``
   force either reading. The rule itself lives in :mod:`invdiff.api`.
-* **Sizes.** The prior works at its resolution R (faces64: 64). A clean image of another size is
-  centre-cropped to a square and resized to R×R (printed); the output is R×R. A measurement is
-  never resized: it must be exactly R×R (R/f × R/f for ×f SR), and so must a mask.
+* **Sizes.** The default prior, ``natural``, is size-agnostic: a clean image or a measurement is
+  restored **at its own size** (no crop, no resize), and a ×4 SR measurement of h×w gives 4h×4w.
+  Each side must be at least the network's smallest side (printed in the error), a mask must be
+  the image's size and a kernel no larger than it. A fixed-size prior such as ``--prior faces64``
+  (64×64 faces, trained whole, with attention) works at its resolution R only: a clean image of
+  another size is centre-cropped to a square and resized to R×R, its alpha or ``--mask`` alike
+  (printed); the output is R×R. A measurement for it is never resized: it must be exactly R×R
+  (R/f × R/f for ×f SR).
+* **What was read.** One line per input says how it was read: as a measurement (why, the
+  fraction of pixels to fill, the JPEG quality found in its quantisation tables, the scale or
+  kernel, and the σ_y assumed) or as a clean image (how it was degraded).
 * **Outputs.** The restored image keeps the input's colour mode (grayscale stays grayscale) and
   bit depth (16-bit PNG in, 16-bit PNG out); alpha is not written (nothing is missing any more).
   ``--save-all`` adds the measurement, the mask (white = observed) or kernel (scaled to its
   maximum), a side-by-side PNG and the effective settings as YAML. Every file is written
   atomically and none is overwritten without ``--overwrite``; all outputs are checked before
   any work starts.
-* **Speed.** ``--fast`` (CUDA only) runs the network in bf16 autocast with channels_last and
+* **Speed.** ``--threads N`` sets torch's CPU threads (default: torch's count, which honours
+  ``OMP_NUM_THREADS``); the count used is printed for CPU runs, and the progress bar shows the
+  time left. ``--fast`` (CUDA only) runs the network in bf16 autocast with channels_last and
   ``torch.compile(mode="reduce-overhead")`` and draws the sampler's noise from CUDA generators
   seeded like the CPU ones; the measurement of a clean input is drawn as without it. Results
   differ slightly from the default fp32 path; the first batch compiles (a minute or more for a
@@ -48,6 +58,7 @@ from .. import __version__, api, config
 from .. import io as imageio
 from ..tasks import TASKS
 from . import outputs
+from .text import plain_text
 
 
 @dataclass
@@ -64,7 +75,7 @@ class Prepared:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from ..solvers import available_solvers
 
-    p = sub.add_parser("solve", help="restore an image or a folder of images", description=__doc__,
+    p = sub.add_parser("solve", help="restore an image or a folder of images", description=plain_text(__doc__),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("input and output")
     g.add_argument("--input", required=True, help="an image file (PNG, JPEG, …, .npy) or a folder of them")
@@ -86,12 +97,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("the solver")
     g.add_argument("--method", choices=available_solvers(), help="required here or in a --config file")
     g.add_argument("--steps", type=int, help="solver steps (default: the method's, e.g. dps 1000, ddrm 20)")
-    g.add_argument("--prior", help="built-in prior name or path (default: faces64; faces64-sr4 for sr3; see "
-                                   "`invdiff priors`)")
+    g.add_argument("--prior", help="built-in prior name or path (default: natural, any size; faces64-sr4 for sr3; "
+                                   "faces64 for 64×64 faces; see `invdiff priors`)")
     g.add_argument("--prior-architecture", help="U-Net preset for guided-diffusion .pt priors (e.g. adm-ffhq256)")
     g.add_argument("--seed", type=int, help="random seed (default 0; image i of a folder uses seed + i)")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     g.add_argument("--batch-size", type=int, help="images per solver call for folders (default 8)")
+    g.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's, which honours "
+                                               "OMP_NUM_THREADS); printed for CPU runs")
+    g.add_argument("--tiling", choices=("auto", "on", "off"),
+                   help="run the network on overlapping blended tiles: auto (default) only above the prior's pixel "
+                        "budget, on always, off never")
+    g.add_argument("--tile-size", type=int, help="tile side in pixels (a multiple of the network's stride; default 512)")
+    g.add_argument("--tile-overlap", type=int, help="pixels shared by neighbouring tiles (default 64)")
     g.add_argument("--fast", action="store_true",
                    help="CUDA only: run the network in bf16 autocast with channels_last and "
                         "torch.compile(mode='reduce-overhead') (CUDA graphs), and draw the sampler's noise from CUDA "
@@ -122,6 +140,12 @@ def one_line(err: BaseException) -> str:
     text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
     text = " ".join(text.split())
     return text if isinstance(err, known) else f"{type(err).__name__}: {text} (set INVDIFF_DEBUG=1 for the traceback)"
+
+
+def about(path: Path, err: BaseException) -> str:
+    """One line on a failed file: the error, prefixed with the file's path unless the message names it already."""
+    text = one_line(err)
+    return text if str(path) in text or path.name in text else f"{path}: {text}"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -182,6 +206,8 @@ def _check_flags(args: argparse.Namespace, task: str) -> None:
         raise api.UsageError("--invert-mask needs --mask (alpha holes are always α = 0).")
     if args.scale is not None and args.scale < 1:
         raise api.UsageError(f"--scale must be a positive integer, got {args.scale}.")
+    if args.threads is not None and args.threads < 1:
+        raise api.UsageError(f"--threads must be a positive integer, got {args.threads}.")
     if args.quality is not None and not 1 <= args.quality <= 100:
         raise api.UsageError(f"--quality must be in 1..100 (IJG scale), got {args.quality}.")
 
@@ -217,7 +243,7 @@ def list_inputs(path: Path, console: Console) -> list[Path]:
 
 def prepare(path: Path, index: int, args, settings: dict, prior, mask, kernel, console: Console) -> Prepared:
     """Read one file and build its problem (input rule: :mod:`invdiff.api`; size rule: module docstring)."""
-    task, res = settings["task"], prior.resolution
+    task, res = settings["task"], api.native_size(prior)
     data = imageio.read_image(path, orient_pixels=False)
     for note in data.notes:
         console.say(note)
@@ -253,15 +279,28 @@ def prepare(path: Path, index: int, args, settings: dict, prior, mask, kernel, c
         console.say(f"{path.name}: JPEG measurement solved in its stored orientation; the result gets EXIF "
                     f"orientation {keep}")
     h, w = src.pixels.shape[-2:]
-    if not measured and (h, w) != (res, res):
-        src.pixels = imageio.fit_square(src.pixels, res)
-        console.say(f"{path.name}: {w}×{h} → {res}×{res} (centre crop to {min(h, w)}² and bicubic resize): the prior "
-                    f"works at {res}×{res}, so the output is {res}×{res}")
+    if not measured and res is not None and (h, w) != (res, res):
+        src.pixels, src.alpha, mask = _fit_fixed_size(src, mask, res)
+        also = " (its alpha alike)" if src.alpha is not None else " (the --mask alike)" if mask is not None else ""
+        console.say(f"{path.name}: {w}×{h} → {res}×{res} (centre crop to {min(h, w)}² and bicubic resize{also}): the "
+                    f"prior {prior.name} works at {res}×{res} only, so the output is {res}×{res}")
     generator = torch.Generator().manual_seed(settings["seed"] + index)
     case = api.make_case(src, task, res, generator, mask=mask, kernel=kernel, scale=args.scale, quality=args.quality,
-                         sigma_y=settings["sigma_y"], degrade=degrade, protocol=protocol)
+                         sigma_y=settings["sigma_y"], degrade=degrade, protocol=protocol,
+                         smallest=api.smallest_side(prior))
     case.details.update(input=str(path), seed=settings["seed"] + index)
+    if not case.degraded:
+        console.say(outputs.measurement_note(path.name, case, args.quality))
     return Prepared(path, case, data, gray, keep)
+
+
+def _fit_fixed_size(src: api.Source, mask, res: int):
+    """Crop and resize a clean image, its alpha and a mask of its size for a fixed-size prior (module docstring)."""
+    h, w = src.pixels.shape[-2:]
+    alpha = None if src.alpha is None else imageio.fit_square_mask(src.alpha[None].double(), res)[0]
+    if mask is not None and tuple(mask.shape[-2:]) == (h, w):
+        mask = imageio.fit_square_mask(mask.reshape(1, h, w), res)
+    return imageio.fit_square(src.pixels, res), alpha, mask
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
@@ -287,20 +326,26 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     mask = None if args.mask is None else imageio.read_mask(args.mask, args.invert_mask)
     kernel = None if args.kernel is None else imageio.read_kernel(args.kernel)
     prior = _load_prior(settings, device, args.fast)
+    tiling = {k: v for k, v in (("mode", args.tiling), ("tile_size", args.tile_size), ("overlap", args.tile_overlap))
+              if v is not None}
+    if tiling:
+        prior = api.with_tiling(prior, tiling)
+        console.say(f"network tiling: {', '.join(f'{k} {v}' for k, v in prior.tiling.to_dict().items())}")
     from ..solvers import prior_mismatch
 
     mismatch = prior_mismatch(solver, prior)
     if mismatch is not None:
         raise api.UsageError(f"{mismatch} Pass --prior.")
+    threads = args.threads or torch.get_num_threads()
     effective = {**settings, "device": str(device), "speed": api.speed_mode(args.fast), "solver": solver.settings(),
-                 "prior_resolution": prior.resolution}
+                 "prior_resolution": prior.resolution, "prior_any_size": api.any_size(prior), "threads": threads}
     if args.verbose:
         console.say("effective settings:\n" + config.dump(outputs.plain(effective)).rstrip())
+    if device.type == "cpu":
+        console.say(f"running on the CPU with {threads} thread{'s' if threads > 1 else ''} (--threads N to change)")
     if args.fast:
         console.say(f"--fast on {device}: bf16 autocast + channels_last + CUDA graphs; the first batch compiles the "
                     "network first (a minute or more for a large prior)")
-    if mask is not None:
-        console.say(f"mask {args.mask}: {100 * (1 - float(mask.mean())):.1f} % of pixels to fill")
     prepared, failed = {}, {}
     for i, path in enumerate(inputs):
         try:
@@ -309,19 +354,20 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             if not folder or os.environ.get("INVDIFF_DEBUG"):
                 raise
             failed[i] = err
-            console.error(f"{path}: {one_line(err)}")
+            console.error(about(path, err))
     plans = outputs.plan(prepared, Path(args.input), folder, args.output, args.save_all, args.overwrite)
     for i, prep in prepared.items():
         if prep.case.degraded:
-            console.say(outputs.degrade_note(prep, plans[i]))
+            console.say(outputs.degrade_note(prep))
     nfe = 0
     from tqdm import tqdm
 
     bar = tqdm(total=len(prepared), unit="image", disable=args.quiet or not folder, file=sys.stderr)
     for group in api.group_cases(sorted(prepared), {i: p.case for i, p in prepared.items()}, settings["batch_size"]):
         try:
-            result = api.solve_cases([prepared[i].case for i in group], solver, prior, device,
-                                     progress=not (args.quiet or folder), fast=args.fast)
+            with api.cpu_threads(args.threads):
+                result = api.solve_cases([prepared[i].case for i in group], solver, prior, device,
+                                         progress=not (args.quiet or folder), fast=args.fast)
             nfe = result.nfe
             for j, i in enumerate(group):
                 outputs.write(prepared[i], result.x[j:j + 1].cpu(), plans[i], result, effective, args,
@@ -333,7 +379,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
                 raise
             for i in group:
                 failed[i] = err
-                console.error(f"{inputs[i]}: {one_line(err)}")
+                console.error(about(inputs[i], err))
         bar.update(len(group))
     bar.close()
     done = len(inputs) - len(failed)

@@ -11,7 +11,7 @@ from .sr3 import SR3
 SOLVERS: dict[str, type[Solver]] = {"dps": DPS, "repaint": RePaint, "ddrm": DDRM, "sr3": SR3}
 
 #: The prior a method uses when none is named (conditional methods name their own).
-DEFAULT_PRIOR = "faces64"
+DEFAULT_PRIOR = "natural"
 
 
 def available_solvers() -> list[str]:
@@ -47,7 +47,7 @@ def check_compatible(method: str, operator) -> None:
 
 
 def default_prior(method: str | Solver | None) -> str:
-    """The built-in prior ``method`` uses when none is named: its own (``sr3``: faces64-sr4), else faces64."""
+    """The built-in prior ``method`` uses when none is named: its own (``sr3``: faces64-sr4), else natural."""
     cls = SOLVERS.get(method) if isinstance(method, str) or method is None else type(method)
     return getattr(cls, "default_prior", None) or DEFAULT_PRIOR
 

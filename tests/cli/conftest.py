@@ -89,3 +89,15 @@ def with_hole(path: Path, size: int = 16, seed: int = 0) -> Path:
 def no_outputs(folder: Path) -> bool:
     """True when nothing but the test's own inputs is there: no result, no temporary file."""
     return not [p for p in folder.rglob("*") if ".restored" in p.name or p.name.endswith(".tmp")]
+
+
+@pytest.fixture(scope="session")
+def anysize_path(tmp_path_factory) -> str:
+    """The tiny random prior, stated size-agnostic in its JSON (``"any_size": true``, as ``natural``)."""
+    return str(save_prior(tiny_prior(seed=3), tmp_path_factory.mktemp("anysize") / "tiny-any.json", any_size=True))
+
+
+@pytest.fixture
+def anysize(anysize_path) -> list[str]:
+    """Flags for a cheap solve at the image's own size: the size-agnostic tiny prior, 2 steps, CPU."""
+    return ["--prior", anysize_path, "--steps", "2", "--device", "cpu"]

@@ -11,7 +11,8 @@ import torch
 from PIL import Image, ImageOps
 
 from invdiff import io as imageio
-from invdiff.png16 import PNG_SIGNATURE
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _filtered_png16(a: np.ndarray, filters: list[int]) -> bytes:
@@ -68,6 +69,46 @@ def test_16bit_png_write_read_round_trip(tmp_path):
     assert back.bit_depth == 16 and np.abs(back.pixels - x).max() <= 0.5 / 65535 + 1e-12
 
 
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_16bit_png_interlaced_is_decoded(tmp_path, channels):
+    """Adam7-interlaced 16-bit PNGs (written here by Pillow for gray, else by pypng's encoder)."""
+    import png
+
+    a = np.random.default_rng(channels).integers(0, 65536, (13, 9, channels), dtype=np.uint16)
+    buf = tmp_path / "i.png"
+    with open(buf, "wb") as f:
+        png.Writer(9, 13, greyscale=channels <= 2, alpha=channels in (2, 4), bitdepth=16, interlace=True).write(
+            f, a.reshape(13, -1).tolist())
+    data = imageio.read_image(buf)
+    colour = a[..., :1] if channels <= 2 else a[..., :3]
+    assert data.bit_depth == 16 and np.array_equal(np.round(data.pixels * 65535).astype(np.uint16), colour)
+
+
+def test_16bit_png_gamma_and_icc_chunks_leave_the_samples_alone(tmp_path):
+    a = np.random.default_rng(0).integers(0, 65536, (6, 5, 3), dtype=np.uint16)
+    plain = imageio.png16_bytes(a)
+    extra = _chunk(b"gAMA", struct.pack(">I", 45455)) + _chunk(b"sRGB", b"\x00") + \
+        _chunk(b"iCCP", b"profile\x00\x00" + zlib.compress(b"\x00" * 64))
+    (tmp_path / "g.png").write_bytes(plain[:33] + extra + plain[33:])
+    data = imageio.read_image(tmp_path / "g.png")
+    assert np.array_equal(np.round(data.pixels * 65535).astype(np.uint16), a)
+
+
+def test_16bit_png_colour_key_becomes_alpha(tmp_path):
+    a = np.random.default_rng(0).integers(0, 65536, (6, 5, 3), dtype=np.uint16)
+    a[2, 3] = (1, 2, 3)
+    plain = imageio.png16_bytes(a)
+    trns = _chunk(b"tRNS", struct.pack(">HHH", 1, 2, 3))
+    at = plain.index(b"IDAT") - 4
+    (tmp_path / "k.png").write_bytes(plain[:at] + trns + plain[at:])
+    data = imageio.read_image(tmp_path / "k.png")
+    assert data.alpha is not None and data.alpha[2, 3] == 0 and (data.alpha == 0).sum() == 1
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_exif_orientation_matches_pillow(tmp_path, orientation):
     a = np.random.default_rng(orientation).integers(0, 256, (5, 7, 3), dtype=np.uint8)
@@ -100,7 +141,8 @@ def test_jpeg_quality_is_read_from_the_tables(tmp_path):
     assert (data.format, data.jpeg_quality, data.jpeg_subsampling) == ("JPEG", 37, "4:2:0")
 
 
-@pytest.mark.parametrize("case", ["empty", "text", "truncated_png", "truncated_png16", "truncated_jpeg", "crc"])
+@pytest.mark.parametrize("case", ["empty", "text", "truncated_png", "truncated_png16", "truncated_jpeg", "crc",
+                                  "crc_png16"])
 def test_bad_files_raise_one_sentence(tmp_path, case):
     rgb = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     path = tmp_path / ("x.jpg" if "jpeg" in case else "x.png")
@@ -110,6 +152,9 @@ def test_bad_files_raise_one_sentence(tmp_path, case):
         path.write_text("not an image\n")
     elif case == "truncated_png16":
         path.write_bytes(imageio.png16_bytes(rgb.astype(np.uint16) * 257)[:200])
+    elif case == "crc_png16":
+        data = imageio.png16_bytes(rgb.astype(np.uint16) * 257)
+        path.write_bytes(data[:60] + bytes([data[60] ^ 1]) + data[61:])
     else:
         Image.fromarray(rgb).save(path)
         data = path.read_bytes()

@@ -52,3 +52,18 @@ def test_sample_face_is_a_64px_rgb_image():
 @pytest.mark.parametrize("marker", ["<!-- main-command -->", "<!-- test-command -->"])
 def test_setup_commands_kept(marker):
     assert marker in (REPO / "README.md").read_text()
+
+
+def test_sample_photo_is_a_small_cc0_rgb_image():
+    im = Image.open(REPO / "data/samples/chelsea.png")
+    assert (im.size, im.mode) == ((288, 192), "RGB")
+    readme = (REPO / "data/samples/README.md").read_text()
+    assert "chelsea" in readme and "CC0" in readme
+
+
+def test_sample_photo_is_restored_at_its_own_size(cli, tmp_path, anysize):
+    """The command the README will show once ``natural`` ships, with the tiny size-agnostic prior."""
+    r = cli("solve", "--task", "inpaint", "--method", "ddrm", "--input", REPO / "data/samples/chelsea.png",
+            "--output", "cat.png", *anysize, "--steps", "1")
+    assert r.code == 0, r.err
+    assert Image.open(tmp_path / "cat.png").size == (288, 192) and "192×288, degraded with" in r.out

@@ -34,7 +34,7 @@ def test_user_command_on_rgb_and_rgba_png(tmp_path, tiny):
 @needs_faces64
 def test_user_command_with_the_shipped_prior(cli, tmp_path):
     Image.open(REPO / "data/samples/face.png").save(tmp_path / "img.png")
-    r = cli("solve", "--task", "inpaint", "--method", "dps", "--input", "img.png", "--steps", "2")  # + --steps: CPU time
+    r = cli("solve", "--task", "inpaint", "--method", "dps", "--input", "img.png", "--prior", "faces64", "--steps", "2")
     assert r.code == 0, r.err
     assert Image.open(tmp_path / "img.restored.png").size == (64, 64)
 

@@ -45,7 +45,7 @@ def test_mismatches_are_one_line_usage_errors(cli, tmp_path, sr_path, tiny_path,
 
 def test_sr3_defaults_to_its_own_prior(monkeypatch, sr_path):
     assert config.resolve(None, {"method": "sr3"})["prior"] == "faces64-sr4"
-    assert config.resolve(None, {"method": "ddrm"})["prior"] == "faces64"
+    assert config.resolve(None, {"method": "ddrm"})["prior"] == "natural"
     assert config.resolve(None, {"method": "sr3", "prior": sr_path})["prior"] == sr_path
     asked = []
     real = api.get_prior

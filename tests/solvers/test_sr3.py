@@ -50,7 +50,7 @@ def test_sr3_runs_reports_nfe_and_is_seeded(cprior, measured, clean_images):
 
 def test_full_chain_is_the_default():
     assert build_solver("sr3").steps == 1000 and default_prior("sr3") == "faces64-sr4"
-    assert default_prior("ddrm") == default_prior(None) == "faces64"
+    assert default_prior("ddrm") == default_prior(None) == "natural"
 
 
 class PointMassNet(nn.Module):
