@@ -50,9 +50,10 @@ def dequantize_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 def edge_layers(keys) -> tuple[str, ...]:
     """Key prefixes of an ADM U-Net's first input block and last output block (pixel-level layers).
 
-    Measured on faces64 (48 held-out faces, x̂₀ MSE at t = 900): int8 everywhere +2.7 %, these two
-    kept in float16 +0.4 % — the 3-channel input convolution shares one scale over only 27 weights per
-    output channel, and the last block writes the output directly. They hold < 1 % of the weights.
+    Measured on faces64 (48 validation faces, x̂₀ MSE at t = 900, ``benchmarks/quantize/faces64.json``):
+    int8 everywhere +3.4 %, these two kept in float16 +1.3 % — the 3-channel input convolution shares
+    one scale over only 27 weights per output channel, and the last block writes the output directly.
+    They hold < 1 % of the weights.
     """
     last = max((int(k.split(".")[1]) for k in keys if k.startswith("output_blocks.")), default=None)
     return ("input_blocks.0.",) + ((f"output_blocks.{last}.",) if last is not None else ())
