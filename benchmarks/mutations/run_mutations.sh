@@ -23,16 +23,16 @@ mutate invdiff/solvers/ddrm.py 's/sigma_next = ((1 - abar\[i - 1\]) \/ abar\[i -
 mutate invdiff/solvers/repaint.py 's/x0 = ((x - (1 - abar\[i\]) \*\* 0.5 \* eps) \/ abar\[i\] \*\* 0.5)/x0 = ((x - (1 - abar[i - 1]) ** 0.5 * eps) \/ abar[i - 1] ** 0.5)/' "RePaint: wrong ᾱ index in x̂₀"
 mutate invdiff/solvers/ancestral.py 's/    return mean + (var\*\*0.5 if/    return mean + 0 * (var**0.5 if/' "DPS/RePaint: ancestral step without its noise"
 mutate invdiff/solvers/repaint.py 's/b\*\*0.5 \* randn(x.shape, self.generator/0 * randn(x.shape, self.generator/' "RePaint: resampling step without its noise"
-mutate invdiff/solvers/dps.py 's/x = x_prev - (zeta \* span\[i\]) \* grad/x = x_prev + (zeta * span[i]) * grad/' "DPS: wrong sign of the likelihood step"
+mutate invdiff/solvers/dps.py 's/x = x_prev - (zeta \* span\[i\]) \* grad/x = x_prev + (zeta * span[i]) * grad/' "DPS: wrong sign of the likelihood step" tests/solvers/test_gaussian_posterior.py::test_structured_prior_lands_near_the_posterior_mean
 mutate invdiff/solvers/ancestral.py 's/c0, ct, _ = posterior\[i\]/c0, ct, _ = posterior[i - 1]/' "DPS/RePaint: wrong step index in the ancestral step"
 # issue 14: the three mutations the old suite let through, then one per fix
 mutate invdiff/solvers/base.py 's/    sigma_y = float(getattr(operator.noise, "sigma_y", 0.0))$/    sigma_y = 0.5 * float(getattr(operator.noise, "sigma_y", 0.0))/' "spectral_measurement: σ_y halved"
 mutate invdiff/solvers/ddrm.py 's/towards_y = x0 + (1 - eta\*\*2) \*\* 0.5 \* sigma_next \* (y_bar - x0) \/ safe_std/towards_y = x0 + (1 - eta**2) ** 0.5 * sigma_next * eps/' "DDRM: ignores y in the noisier coordinates"
 mutate invdiff/solvers/ddrm.py 's/left = (sigma_next\*\*2 - (eta_b \*/left = (sigma_next**2 - 0 * (eta_b */' "DDRM: the cleaner branch's noise ignores σ_y"
 mutate invdiff/solvers/base.py 's/    measured = s > measured_cutoff(s, image_shape, y.dtype)/    measured = s > 0/' "spectral_measurement: no cut-off (every s > 0 measured)"
-mutate invdiff/solvers/repaint.py 's/k = torch.where(cleaner, torch.zeros_like(w), v_bar \/ (v_bar + w))/k = torch.zeros_like(w)/' "RePaint: merge keeps only the cleaner coordinates (first version)"
-mutate invdiff/solvers/repaint.py 's/k = torch.where(std > s_to, gap \/ (std\*\*2 - s_from\*\*2), torch.zeros_like(std))/k = torch.zeros_like(std)/' "RePaint: jump back without the bridge towards y"
-mutate invdiff/solvers/dps.py 's/x = x_prev - (zeta \* span\[i\]) \* grad/x = x_prev - zeta * grad/' "DPS: step ignores respacing"
+mutate invdiff/solvers/repaint.py 's/k = torch.where(cleaner, torch.zeros_like(w), v_bar \/ (v_bar + w))/k = torch.zeros_like(w)/' "RePaint: merge keeps only the cleaner coordinates (first version)" tests/solvers/test_gaussian_posterior.py::test_decoupled_prior_matches_the_algorithms_exact_law
+mutate invdiff/solvers/repaint.py 's/k = torch.where(std > s_to, gap \/ (std\*\*2 - s_from\*\*2), torch.zeros_like(std))/k = torch.zeros_like(std)/' "RePaint: jump back without the bridge towards y" tests/solvers/test_gaussian_posterior.py::test_decoupled_prior_matches_the_algorithms_exact_law
+mutate invdiff/solvers/dps.py 's/x = x_prev - (zeta \* span\[i\]) \* grad/x = x_prev - zeta * grad/' "DPS: step ignores respacing" tests/solvers/test_gaussian_posterior.py::test_dps_step_follows_the_respaced_schedule
 mutate invdiff/solvers/repaint.py 's/var = step_variance(prior, sched, posterior, i, var_values)/var = step_variance(prior, sched, posterior, i, None)/' "RePaint: learned variance ignored" tests/solvers/test_solver_options.py
 mutate invdiff/solvers/dps.py 's/var = step_variance(prior, sched, posterior, i, var_values)/var = step_variance(prior, sched, posterior, i, None)/' "DPS: learned variance ignored" tests/solvers/test_solver_options.py
 mutate invdiff/solvers/ddrm.py 's/            eps = (x_t - abar\[i\] \*\* 0.5 \* x0) \/ (1 - abar\[i\]) \*\* 0.5.*$//' "DDRM: ε̂ not recomputed from the clipped x̂₀" tests/solvers/test_solver_options.py
