@@ -114,6 +114,7 @@ def _motion(size, generator, noise, channels, params):
         details = {"kernel_size": ksize, "intensity": intensity}
     else:
         details = {"kernel_size": tuple(kernel.shape), "kernel": "given"}
+    details["boundary"] = "circular"  # MotionBlur's; saved so a re-solve knows which forward model made y
     return operators.MotionBlur(kernel, channels=channels, noise=noise), details
 
 

@@ -51,25 +51,27 @@ def main() -> None:
     ap.add_argument("--steps", default="100")
     ap.add_argument("--images", type=int, default=4)
     ap.add_argument("--first", type=int, default=100, help="first image index (validation split: 100–199)")
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     if args.first < 100:
         raise SystemExit("images 0–99 are the benchmark table's; tune on 100–199.")
     files = list_images(HELDOUT)[args.first:args.first + args.images]
-    x = load_images([BenchImage(i, f.name, f) for i, f in enumerate(files)], 64)
-    prior = load_prior("faces64")
+    x = load_images([BenchImage(i, f.name, f) for i, f in enumerate(files)], 64).to(args.device)
+    prior = load_prior("faces64", device=args.device)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} CPU ({platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads), images {args.first}–{args.first + len(x) - 1} of {HELDOUT}", flush=True)
+          f"{torch.get_num_threads()} threads, device {args.device}), images {args.first}–{args.first + len(x) - 1} of {HELDOUT}", flush=True)
     for label in args.tasks.split(","):
         task, params = TASKS[label]
         op = make_problem(task, 64, torch.Generator().manual_seed(1000), sigma_y=0.05, **params).operator
-        y = op.measure(x, torch.Generator().manual_seed(2000))  # one operator (mask, kernel) for the batch
+        y = op.measure(x.cpu(), torch.Generator().manual_seed(2000)).to(args.device)  # one operator for the batch
         for steps in (int(s) for s in args.steps.split(",")):
             for zeta in (float(z) for z in args.zetas.split(",")):
                 t0 = time.perf_counter()
-                res = DPS(steps=steps, zeta=zeta).solve(y, op, prior, seeded_generators(0, len(x)),
+                res = DPS(steps=steps, zeta=zeta).solve(y, op, prior, seeded_generators(0, len(x), args.device),
                                                         image_shape=tuple(x.shape))
-                scores = [float(psnr(res.x[i:i + 1], x[i:i + 1])) for i in range(len(x))]
-                clips = [clipped_share(res.raw[i:i + 1], op) for i in range(len(x))]
+                out, raw = res.x.cpu(), res.raw.cpu()
+                scores = [float(psnr(out[i:i + 1], x[i:i + 1].cpu())) for i in range(len(x))]
+                clips = [clipped_share(raw[i:i + 1], op) for i in range(len(x))]
                 print(f"{label:14s} steps={steps:4d} zeta={zeta:<5g} PSNR {sum(scores) / len(scores):6.2f} dB  "
                       f"clipped {100 * sum(clips) / len(clips):5.2f} %  per image "
                       f"{' '.join(f'{s:.2f}' for s in scores)}  ({time.perf_counter() - t0:.0f} s)", flush=True)

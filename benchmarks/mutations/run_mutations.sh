@@ -1,22 +1,40 @@
 #!/usr/bin/env bash
-# Mutation check for the Gaussian-posterior tests: apply one-line bugs to a copy of the solvers and show
-# that tests/solvers/test_gaussian_posterior.py fails for each. Prints one line per mutation.
-#   bash benchmarks/mutations/run_mutations.sh [python]
+# Mutation check for the solver tests: apply one-line bugs to a copy of the solvers and show that the tests
+# fail for each (tests/solvers/test_gaussian_posterior.py without the slow tests, or the files named after the
+# description; -x: stop at the first failure). Prints one line per mutation.
+#   bash benchmarks/mutations/run_mutations.sh [python] [first mutation number]
 set -uo pipefail
 py=${1:-python}
+from=${2:-1}
 root=$(cd "$(dirname "$0")/../.." && pwd)
-mutate() {  # file, sed expression, description
+count=0
+mutate() {  # file, sed expression, description, [test files…]
+  count=$((count + 1)); [ "$count" -lt "$from" ] && return
   tmp=$(mktemp -d); cp -r "$root"/{invdiff,operators,tests,pyproject.toml} "$tmp"/
   sed -i "$2" "$tmp/$1"
   if cmp -s "$root/$1" "$tmp/$1"; then echo "NOT APPLIED: $3"; rm -rf "$tmp"; return; fi
-  out=$(cd "$tmp" && $py -m pytest -o addopts="" -q -p no:cacheprovider tests/solvers/test_gaussian_posterior.py 2>&1 | grep -E "passed|failed" | tail -n 1)
-  echo "$3 -> $out"; rm -rf "$tmp"
+  tests=("${@:4}"); [ ${#tests[@]} -eq 0 ] && tests=(tests/solvers/test_gaussian_posterior.py)
+  out=$(cd "$tmp" && $py -m pytest -o addopts="" -q -x -m "not slow" -p no:cacheprovider "${tests[@]}" 2>&1 | grep -E "passed|failed" | tail -n 1)
+  echo "$count. $3 -> $out"; rm -rf "$tmp"
 }
 mutate invdiff/solvers/ddrm.py 's/unmeasured = x0 + (1 - eta\*\*2) \*\* 0.5 \* sigma_next \* eps + eta \* sigma_next \* z/unmeasured = x0 - (1 - eta**2) ** 0.5 * sigma_next * eps + eta * sigma_next * z/' "DDRM: wrong sign of the ε̂ term"
 mutate invdiff/solvers/ddrm.py 's/unmeasured = x0 + (1 - eta\*\*2) \*\* 0.5 \* sigma_next \* eps + eta \* sigma_next \* z/unmeasured = x0 + (1 - eta**2) ** 0.5 * sigma_next * eps/' "DDRM: missing noise term"
 mutate invdiff/solvers/ddrm.py 's/sigma_next = ((1 - abar\[i - 1\]) \/ abar\[i - 1\]) \*\* 0.5/sigma_next = ((1 - abar[i]) \/ abar[i]) ** 0.5/' "DDRM: wrong ᾱ index (σ_t for σ_{t-1})"
 mutate invdiff/solvers/repaint.py 's/x0 = ((x - (1 - abar\[i\]) \*\* 0.5 \* eps) \/ abar\[i\] \*\* 0.5)/x0 = ((x - (1 - abar[i - 1]) ** 0.5 * eps) \/ abar[i - 1] ** 0.5)/' "RePaint: wrong ᾱ index in x̂₀"
-mutate invdiff/solvers/repaint.py 's/x = x + var\*\*0.5 \* randn/x = x + 0 * randn/' "RePaint: missing noise term"
-mutate invdiff/solvers/repaint.py 's/x = (1 - b) \*\* 0.5 \* x + b\*\*0.5 \* randn/x = (1 - b) ** 0.5 * x + 0 * randn/' "RePaint: resampling step without its noise"
-mutate invdiff/solvers/dps.py 's/x = x_prev - step\[:, None, None, None\] \* grad/x = x_prev + step[:, None, None, None] * grad/' "DPS: wrong sign of the likelihood step"
-mutate invdiff/solvers/dps.py 's/c0, ct, var = posterior\[i\]/c0, ct, var = posterior[i - 1]/' "DPS: wrong step index in the ancestral step"
+mutate invdiff/solvers/ancestral.py 's/    return mean + (var\*\*0.5 if/    return mean + 0 * (var**0.5 if/' "DPS/RePaint: ancestral step without its noise"
+mutate invdiff/solvers/repaint.py 's/b\*\*0.5 \* randn(x.shape, self.generator/0 * randn(x.shape, self.generator/' "RePaint: resampling step without its noise"
+mutate invdiff/solvers/dps.py 's/x = x_prev - (zeta \* span\[i\]) \* grad/x = x_prev + (zeta * span[i]) * grad/' "DPS: wrong sign of the likelihood step" tests/solvers/test_gaussian_posterior.py::test_structured_prior_lands_near_the_posterior_mean
+mutate invdiff/solvers/ancestral.py 's/c0, ct, _ = posterior\[i\]/c0, ct, _ = posterior[i - 1]/' "DPS/RePaint: wrong step index in the ancestral step"
+# issue 14: the three mutations the old suite let through, then one per fix
+mutate invdiff/solvers/base.py 's/    sigma_y = float(getattr(operator.noise, "sigma_y", 0.0))$/    sigma_y = 0.5 * float(getattr(operator.noise, "sigma_y", 0.0))/' "spectral_measurement: σ_y halved"
+mutate invdiff/solvers/ddrm.py 's/towards_y = x0 + (1 - eta\*\*2) \*\* 0.5 \* sigma_next \* (y_bar - x0) \/ safe_std/towards_y = x0 + (1 - eta**2) ** 0.5 * sigma_next * eps/' "DDRM: ignores y in the noisier coordinates"
+mutate invdiff/solvers/ddrm.py 's/left = (sigma_next\*\*2 - (eta_b \*/left = (sigma_next**2 - 0 * (eta_b */' "DDRM: the cleaner branch's noise ignores σ_y"
+mutate invdiff/solvers/base.py 's/    measured = s > measured_cutoff(s, image_shape, y.dtype)/    measured = s > 0/' "spectral_measurement: no cut-off (every s > 0 measured)"
+mutate invdiff/solvers/repaint.py 's/k = torch.where(cleaner, torch.zeros_like(w), v_bar \/ (v_bar + w))/k = torch.zeros_like(w)/' "RePaint: merge keeps only the cleaner coordinates (first version)" tests/solvers/test_gaussian_posterior.py::test_decoupled_prior_matches_the_algorithms_exact_law
+mutate invdiff/solvers/repaint.py 's/k = torch.where(std > s_to, gap \/ (std\*\*2 - s_from\*\*2), torch.zeros_like(std))/k = torch.zeros_like(std)/' "RePaint: jump back without the bridge towards y" tests/solvers/test_gaussian_posterior.py::test_decoupled_prior_matches_the_algorithms_exact_law
+mutate invdiff/solvers/dps.py 's/x = x_prev - (zeta \* span\[i\]) \* grad/x = x_prev - zeta * grad/' "DPS: step ignores respacing" tests/solvers/test_gaussian_posterior.py::test_dps_step_follows_the_respaced_schedule
+mutate invdiff/solvers/repaint.py 's/var = step_variance(prior, sched, posterior, i, var_values)/var = step_variance(prior, sched, posterior, i, None)/' "RePaint: learned variance ignored" tests/solvers/test_solver_options.py
+mutate invdiff/solvers/dps.py 's/var = step_variance(prior, sched, posterior, i, var_values)/var = step_variance(prior, sched, posterior, i, None)/' "DPS: learned variance ignored" tests/solvers/test_solver_options.py
+mutate invdiff/solvers/ddrm.py 's/            eps = (x_t - abar\[i\] \*\* 0.5 \* x0) \/ (1 - abar\[i\]) \*\* 0.5.*$//' "DDRM: ε̂ not recomputed from the clipped x̂₀" tests/solvers/test_solver_options.py
+mutate invdiff/solvers/base.py 's/raw=(x + 1.0) \/ 2.0)/raw=to_image(x))/' "SolveResult.raw clamped" tests/solvers/test_solver_options.py
+mutate invdiff/priors/fast.py 's/x_in = x.to(self.param_dtype() or x.dtype)/x_in = x.to(next(self.net.parameters()).dtype)/' "network without parameters: bare StopIteration" tests/solvers/test_solver_options.py

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
+from invdiff.bench.protocol import BenchImage, list_images, load_images
 from invdiff.metrics import psnr
 from invdiff.priors.registry import load_prior
 from invdiff.solvers import build_solver, seeded_generators
 from invdiff.tasks import make_problem
-from invdiff.bench.protocol import BenchImage, list_images, load_images
 
 HELDOUT = Path(os.environ.get("INVDIFF_DATA", "/work/shared/datasets")) / "faces-utk/heldout"
 

@@ -143,3 +143,11 @@ def test_solvers_finite_at_256_with_a_tiny_net(method, sigma_y):
     solver = DDRM(steps=2) if method == "ddrm" else RePaint(steps=2, jump_length=1, resamples=1)
     res = solver.solve(y, op, prior, torch.Generator().manual_seed(2), image_shape=(1, 3, 256, 256))
     assert bool(torch.isfinite(res.raw).all())
+
+
+def test_given_kernel_records_its_boundary():
+    """A given kernel makes a circular MotionBlur (issue 14, item 5): the saved details must say so."""
+    k = torch.ones(3, 3, dtype=torch.float64) / 9
+    problem = make_problem("motion_blur", 16, torch.Generator().manual_seed(0), kernel=k)
+    assert problem.details["boundary"] == "circular"
+    assert make_problem("gaussian_blur", 16, torch.Generator().manual_seed(0)).details["boundary"] == "reflect"
