@@ -77,13 +77,13 @@ def run_methods(args: argparse.Namespace) -> int:
 
 
 def per_task_default(method: str, key: str) -> str:
-    """What a setting left at None means: the per-task value the solver takes (DPS's ζ′, PAPER_ZETA)."""
+    """What a setting left at None means: the per-task value the solver takes (DPS's ζ, ``dps.STEP``)."""
     if (method, key) == ("dps", "zeta"):
-        from ..solvers.dps import PAPER_ZETA
+        from ..solvers.dps import STEP
 
-        values = set(PAPER_ZETA.values())
+        values = set(STEP.values())
         return f"{values.pop():g} (every task)" if len(values) == 1 else \
-            "per task (" + ", ".join(f"{t} {v:g}" for t, v in PAPER_ZETA.items()) + ")"
+            "per task (" + ", ".join(f"{t} {v:g}" for t, v in STEP.items()) + ")"
     raise KeyError(f"{method} leaves {key!r} unset and invdiff methods does not know its per-task value.")
 
 

@@ -79,7 +79,7 @@ def test_api_still_refuses_grey_masks(tiny_path):
 # -- bug 6: small message bugs ---------------------------------------------------------------------
 def test_methods_print_no_none(cli):
     r = cli("methods")
-    assert r.code == 0 and "None" not in r.out and "zeta 1 (every task)" in r.out
+    assert r.code == 0 and "None" not in r.out and "zeta per task (inpaint 0.5, sr4 0.3" in r.out
 
 
 def test_article_before_a_task_name(cli, tmp_path, tiny):
