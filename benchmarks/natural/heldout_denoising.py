@@ -23,10 +23,10 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from invdiff.priors import load_prior  # noqa: E402
-from invdiff.training.crops import fixed_crops  # noqa: E402
-from invdiff.training.data import list_images  # noqa: E402
-from invdiff.training.pack import read_pack  # noqa: E402
+from invdiff.priors import load_prior
+from invdiff.training.crops import fixed_crops
+from invdiff.training.data import list_images
+from invdiff.training.pack import read_pack
 
 TIMESTEPS = (50, 250, 500, 750)
 

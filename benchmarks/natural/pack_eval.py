@@ -23,8 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from invdiff.bench import load_suite  # noqa: E402
-from invdiff.bench.protocol import suite_images  # noqa: E402
+from invdiff.bench import load_suite
+from invdiff.bench.protocol import suite_images
 
 SUITE = REPO / "configs" / "bench" / "natural.yaml"
 

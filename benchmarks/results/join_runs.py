@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from invdiff.bench.report import write_report  # noqa: E402
+from invdiff.bench.report import write_report
 
 SAME = ("metrics", "tasks", "protocol")
 

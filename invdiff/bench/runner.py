@@ -52,9 +52,9 @@ from .protocol import (
     sampler_generator,
     suite_images,
 )
-from .sizes import size_problem
 from .report import write_report
 from .scopes import grid_names
+from .sizes import size_problem
 from .store import all_rows, merge_shards, row_key, writer_for
 from .suite import MethodSpec, Suite, TaskSpec
 

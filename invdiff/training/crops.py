@@ -50,7 +50,7 @@ class CropBatches:
 
     def _cut(self, n: int, side: int) -> torch.Tensor:
         """``n`` random side² crops (N×side×side×3 uint8) from one shape group, picked by area."""
-        gi = int(torch.multinomial(self.weights, 1, generator=self.generator))
+        gi = torch.multinomial(self.weights, 1, generator=self.generator).item()
         group = self.groups[gi]
         _, h, w, _ = group.shape
         idx = torch.randint(group.shape[0], (n,), generator=self.generator)

@@ -75,7 +75,7 @@ def write_pack(folders: list[str | Path], out: str | Path, budget_mib: float, va
     budget = int(budget_mib * 2**20)
     for quality in QUALITIES:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            blobs = list(pool.map(lambda im: _encode(im, quality), images))
+            blobs = list(pool.map(_encode, images, [quality] * len(images)))
         manifest = {"format": FORMAT, "quality": quality, "val_every": val_every,
                     "sources": {f.name: str(f) for f in folders},
                     "images": [{"file": e["file"], "source": e["source"], "split": e["split"],
