@@ -83,23 +83,20 @@ class Case:
 def any_size(prior) -> bool:
     """Whether ``prior`` restores images at their own size (else only at ``prior.resolution``).
 
-    A prior may state it (``any_size`` as an attribute, or ``"any_size": true`` in its JSON card for
-    a network trained on random crops, ``false`` to pin it to its resolution); otherwise a network
-    without any attention layer is fully convolutional, so it sees a crop and a whole photo with the
-    same per-pixel statistics and counts as size-agnostic. The same rule as the benchmark's
-    (``invdiff.bench.sizes``).
+    The benchmark's rule, one implementation (:func:`invdiff.bench.sizes.any_size`): a stated
+    ``any_size`` (attribute or JSON card) wins, else a network without global attention counts as
+    size-agnostic (windowed attention is local).
     """
-    stated = getattr(prior, "any_size", None)
-    if stated is None:
-        stated = prior.meta.get("any_size")
-    if stated is not None:
-        return bool(stated)
-    return not any("Attention" in type(m).__name__ for m in prior.net.modules())
+    from .bench.sizes import any_size as rule
+
+    return rule(prior)
 
 
 def smallest_side(prior) -> int:
-    """The smallest image side the prior's network takes: its down-sampling factor (1 if it has none)."""
-    return int(getattr(prior.net, "downsampling_factor", 1))
+    """The smallest image side the prior's network takes (:func:`invdiff.bench.sizes.min_size`)."""
+    from .bench.sizes import min_size
+
+    return min_size(prior)
 
 
 def native_size(prior) -> int | None:
