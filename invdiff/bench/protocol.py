@@ -90,7 +90,7 @@ def set_folder(suite: Suite, image_set: ImageSet, root: Path | None) -> Path:
 
 
 def _set_files(suite: Suite, image_set: ImageSet, folder: Path, limit: int | None) -> list[Path]:
-    """The set's files in table order: the named ones in the order given, else the first N sorted ones."""
+    """The set's files in table order: the named ones in the order given, else N sorted ones from ``first`` on."""
     if isinstance(image_set.images, list):
         missing = [n for n in image_set.images if not (folder / n).is_file()]
         if missing:
@@ -98,10 +98,12 @@ def _set_files(suite: Suite, image_set: ImageSet, folder: Path, limit: int | Non
                                     f"are not in {folder} (e.g. {missing[0]}).")
         files = [folder / n for n in image_set.images]
     else:
-        files = list_images(folder)
+        every = list_images(folder)
+        files = every[image_set.first:]
         count = len(files) if image_set.images is None else image_set.images
-        if count > len(files):
-            raise ValueError(f"suite {suite.name!r} asks for {count} images but {folder} holds {len(files)}.")
+        if count > len(files) or 0 < len(every) <= image_set.first:
+            skipped = f" after skipping the first {image_set.first}" if image_set.first else ""
+            raise ValueError(f"suite {suite.name!r} asks for {count} images{skipped} but {folder} holds {len(every)}.")
         files = files[:count]
     return files if limit is None else files[:int(limit)]
 

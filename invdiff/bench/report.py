@@ -149,7 +149,9 @@ def _header(meta: dict, n_images: int, wall_seconds: float | None, rows: list[di
     runs = meta.get("runs", [])
     devices = sorted({f"{r['device']} ×{r['world_size']}" for r in runs})
     lines = [f"# Benchmark `{suite['name']}`", "",
-             f"- images: {n_images} of `{suite['dataset']}` {_sizes(suite)}, suite seed {suite['seed']}",
+             f"- images: {n_images} of `{suite['dataset']}`"
+             + (f" from sorted position {suite['first']} on" if suite.get("first") else "")
+             + f" {_sizes(suite)}, suite seed {suite['seed']}",
              f"- prior: {prior.get('name', '—')} (sha256 {str(prior.get('sha256'))[:16]}…)" if prior else "- prior: none",
              (f"- code: invdiff {code['invdiff']}, commit {code.get('commit')}{' (dirty tree)' if code.get('dirty') else ''}"
               + (f", sources sha256 {code['source_sha256'][:16]}…" if code.get("source_sha256") else "")),

@@ -6,6 +6,7 @@ Example (``configs/bench/faces64.yaml``)::
     dataset: faces-utk/heldout      # folder under the data root (--data or $INVDIFF_DATA)
     resolution: 64                  # images are centre-cropped and resized to this square
     images: 100                     # the first N files in sorted order (null: all)
+    first: 0                        # skip this many sorted files first (``first: 100, images: 100``: files 100–199)
     seed: 0                         # suite seed: every per-image draw derives from it
     prior: faces64                  # built-in prior or a path (relative to this YAML file)
     batch_size: 16
@@ -35,7 +36,11 @@ At their own size (``configs/bench/natural.yaml``)::
 ``dataset`` is a folder under the data root, or — starting with ``./`` or ``../`` — a folder
 relative to the suite file (``configs/bench/samples.yaml`` reads the shipped ``data/samples``, so
 it needs no data root). ``images`` is a count (the first N files in sorted order), a list of
-file names (relative to the dataset), or null (all files).
+file names (relative to the dataset), or null (all files). ``first`` (default 0, also allowed in a ``sets:``
+entry) is the sorted position of the first file taken by a count or null — ``first: 100`` with ``images: 100``
+is files 100–199 (``configs/bench/faces64-val16.yaml`` tunes on them, away from the table's 0–99); it cannot
+be combined with a list. Like the count it changes no row (each image's draws derive from its name), so it
+is not part of the fingerprint; rows keep ``index`` = position in the suite's list (0 for file 100).
 """
 
 from __future__ import annotations
@@ -51,11 +56,11 @@ import yaml
 from ..baselines import BASELINES
 from ..tasks import TASKS
 
-SUITE_KEYS = {"name", "dataset", "resolution", "images", "seed", "prior", "batch_size", "grid_images", "lpips",
+SUITE_KEYS = {"name", "dataset", "resolution", "images", "first", "seed", "prior", "batch_size", "grid_images", "lpips",
               "tasks", "methods", "baselines", "baseline_settings", "description", "sets", "subsets", "multiple_of",
               "grid_cell"}
 #: Keys that do not change any number in the table (they may differ between a run and its resumption).
-RUN_ONLY_KEYS = ("images", "batch_size", "grid_images", "description", "subsets", "grid_cell")
+RUN_ONLY_KEYS = ("images", "first", "batch_size", "grid_images", "description", "subsets", "grid_cell")
 #: ``resolution: native``: every image at its own size.
 NATIVE = "native"
 
@@ -64,11 +69,13 @@ NATIVE = "native"
 class ImageSet:
     """One image folder of a suite: its label (the prefix of its image names when a suite has several), its
     folder (under the data root, or relative to the suite file when it starts with ``./`` or ``../``) and
-    which files (``None``: all; an int: the first N in sorted order; a list: those names)."""
+    which files (``None``: all; an int: the first N in sorted order; a list: those names); ``first`` sorted files
+    are skipped before a count or ``None``."""
 
     label: str
     dataset: str
     images: int | list[str] | None = None
+    first: int = 0
     folder: str | None = None  # set by load_suite for a suite-relative dataset: the absolute folder
 
     @property
@@ -117,6 +124,7 @@ class Suite:
     baselines: list[str] = field(default_factory=lambda: list(BASELINES))
     baseline_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     images: int | None = None
+    first: int = 0
     seed: int = 0
     prior: str | None = None
     batch_size: int = 8
@@ -155,7 +163,7 @@ class Suite:
             d.pop(key, None)
         # which files a set lists changes no row (as the image count), nor where the folder lies; keys at their
         # defaults are left out so that suites written before they existed keep their fingerprint
-        d["sets"] = [{"label": s["label"], "dataset": s["dataset"]} for s in d["sets"]]
+        d["sets"] = [{"label": s["label"], "dataset": s["dataset"]} for s in d["sets"]]  # (not images, first)
         if len(self.sets) == 1:
             d.pop("sets")
         if self.multiple_of == 1:
@@ -209,21 +217,34 @@ def _image_list(raw: Any, where: str) -> int | list[str] | None:
     return list(raw)
 
 
+def _first(raw: Any, images: int | list[str] | None, where: str) -> int:
+    """The validated ``first`` (files skipped in sorted order)."""
+    first = 0 if raw is None else raw
+    _require(isinstance(first, int) and not isinstance(first, bool) and first >= 0,
+             f"{where}: 'first' is a count of files to skip (an int ≥ 0), got {raw!r}.")
+    _require(first == 0 or not isinstance(images, list), f"{where}: 'first' cannot be combined with a list of images.")
+    return int(first)
+
+
 def _sets(raw: dict[str, Any], where: str) -> list[ImageSet]:
     """The suite's image sets: ``sets:`` (several), else the one ``dataset:`` (its label is the folder)."""
     if raw.get("sets") is None:
         _require("dataset" in raw, f"{where}: the suite needs 'dataset' (or 'sets').")
-        return [ImageSet(str(raw["dataset"]), str(raw["dataset"]), _image_list(raw.get("images"), where))]
-    _require("dataset" not in raw and raw.get("images") is None,
-             f"{where}: give either 'dataset' (+ 'images') or 'sets', not both.")
+        images = _image_list(raw.get("images"), where)
+        return [ImageSet(str(raw["dataset"]), str(raw["dataset"]), images, _first(raw.get("first"), images, where))]
+    _require("dataset" not in raw and raw.get("images") is None and raw.get("first") is None,
+             f"{where}: give either 'dataset' (+ 'images', 'first') or 'sets', not both.")
     _require(isinstance(raw["sets"], dict) and raw["sets"], f"{where}: 'sets' maps labels to {{dataset, images}}.")
     sets = []
     for label, entry in raw["sets"].items():
         entry = dict(entry or {})
-        unknown = set(entry) - {"dataset", "images"}
-        _require("dataset" in entry and not unknown, f"{where}: set {label!r} takes 'dataset' and 'images' only.")
+        unknown = set(entry) - {"dataset", "images", "first"}
+        _require("dataset" in entry and not unknown,
+                 f"{where}: set {label!r} takes 'dataset', 'images' and 'first' only.")
         _require("/" not in str(label), f"{where}: set label {label!r} must not contain '/'.")
-        sets.append(ImageSet(str(label), str(entry["dataset"]), _image_list(entry.get("images"), f"{where}, set {label!r}")))
+        images = _image_list(entry.get("images"), f"{where}, set {label!r}")
+        sets.append(ImageSet(str(label), str(entry["dataset"]), images,
+                             _first(entry.get("first"), images, f"{where}, set {label!r}")))
     return sets
 
 
@@ -286,7 +307,7 @@ def parse_suite(raw: dict[str, Any], source: str | None = None) -> Suite:
         name=str(raw["name"]), dataset=" + ".join(s.dataset for s in sets), resolution=_resolution(raw["resolution"], where),
         tasks=tasks, methods=methods, baselines=list(baselines or []),
         baseline_settings={k: dict(v or {}) for k, v in (raw.get("baseline_settings") or {}).items()},
-        images=sets[0].images if len(sets) == 1 else None, seed=int(raw.get("seed", 0)),
+        images=sets[0].images if len(sets) == 1 else None, first=sets[0].first if len(sets) == 1 else 0, seed=int(raw.get("seed", 0)),
         prior=None if raw.get("prior") is None else str(raw["prior"]), batch_size=int(raw.get("batch_size", 8)),
         grid_images=int(raw.get("grid_images", 4)), lpips=bool(raw.get("lpips", True)),
         description=str(raw.get("description", "")), source=source, sets=sets,

@@ -142,3 +142,25 @@ def test_sets_name_their_images_and_limit_applies_per_set(smoke_env):
     with pytest.raises(FileNotFoundError, match="nope.png"):
         suite_images(missing, smoke_env["data"])
     assert parse_suite(NATIVE).fingerprint() == parse_suite({**NATIVE, "subsets": {"s": ["b/x.png"]}}).fingerprint()
+
+
+def test_first_skips_sorted_files_and_changes_no_fingerprint(smoke_env):
+    every = [im.name for im in suite_images(parse_suite(MINIMAL), smoke_env["data"])]
+    later = parse_suite({**MINIMAL, "first": 2, "images": 2})
+    assert later.first == 2 and [im.name for im in suite_images(later, smoke_env["data"])] == every[2:4]
+    assert [im.index for im in suite_images(later, smoke_env["data"])] == [0, 1]  # position in the suite's list
+    assert [im.name for im in suite_images(later, smoke_env["data"], limit=1)] == every[2:3]
+    assert [im.name for im in suite_images(parse_suite({**MINIMAL, "first": 3}), smoke_env["data"])] == every[3:]
+    assert later.fingerprint() == parse_suite(MINIMAL).fingerprint()  # which images changes no row
+    sets = parse_suite({**{k: v for k, v in MINIMAL.items() if k != "dataset"},
+                        "sets": {"a": {"dataset": "smoke", "first": 1, "images": 1}, "b": {"dataset": "smoke"}}})
+    assert [im.name for im in suite_images(sets, smoke_env["data"])] == [f"a/{every[1]}"] + [f"b/{n}" for n in every]
+    with pytest.raises(ValueError, match="after skipping the first 4"):
+        suite_images(parse_suite({**MINIMAL, "first": 4, "images": 2}), smoke_env["data"])
+    with pytest.raises(ValueError, match="holds 5"):
+        suite_images(parse_suite({**MINIMAL, "first": 5}), smoke_env["data"])
+    for bad in (-1, "x", 1.5):
+        with pytest.raises(ValueError, match="'first' is a count"):
+            parse_suite({**MINIMAL, "first": bad})
+    with pytest.raises(ValueError, match="cannot be combined with a list"):
+        parse_suite({**MINIMAL, "first": 1, "images": [every[0]]})
