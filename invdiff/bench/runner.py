@@ -7,6 +7,11 @@ methods run on, so a subset for the expensive methods is spread too), skips rows
 device, and appends one row per image. After a barrier rank 0 merges the shards and writes the
 report. Without ``torchrun`` the same code is one rank of one.
 
+**Part of a suite** (``only=["dps*", "measurement"]``, ``invdiff bench --only 'dps*,measurement'``): only the
+methods and baselines whose labels match one of the shell patterns are planned, run and recorded. Two such
+runs of one suite into two folders (say one per GPU, each with whole batches) have the same fingerprint and
+disjoint columns; ``benchmarks/results/join_runs.py`` joins them into one table.
+
 **Fast mode** (``fast=True``, ``invdiff bench --fast``, CUDA only): every loaded prior runs with
 :data:`invdiff.api.FAST_SPEED` (bf16 autocast, channels_last, ``torch.compile`` with CUDA graphs)
 and the sampler generators are CUDA generators with the protocol's sampler seeds; the measurement
@@ -22,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
+import fnmatch
 import os
 import time
 from dataclasses import dataclass, field
@@ -158,14 +165,35 @@ def plan_task(suite: Suite, task: TaskSpec, example: Measured, image_shape: tupl
     return entries
 
 
+def restrict(suite: Suite, only: list[str] | None) -> Suite:
+    """A copy of ``suite`` with only the methods and baselines whose labels match a pattern of ``only``
+    (``fnmatch``; ``None``: the suite itself). A pattern that matches nothing is an error (a typo would
+    otherwise run nothing)."""
+    if only is None:
+        return suite
+    patterns = [p.strip() for p in only if p.strip()]
+    if not patterns:
+        raise api.UsageError("--only needs at least one label pattern.")
+    labels = [m.label for m in suite.methods] + list(suite.baselines)
+    unmatched = [p for p in patterns if not fnmatch.filter(labels, p)]
+    if unmatched:
+        raise api.UsageError(f"--only {unmatched} matches no method or baseline of suite {suite.name!r} "
+                             f"({', '.join(labels)}).")
+    keep = lambda label: any(fnmatch.fnmatchcase(label, p) for p in patterns)  # noqa: E731
+    return dataclasses.replace(suite, methods=[m for m in suite.methods if keep(m.label)],
+                               baselines=[b for b in suite.baselines if keep(b)])
+
+
 class Runner:
     """Runs one suite into one output folder (see the module docstring)."""
 
     def __init__(self, suite: Suite, out: str | Path, data: str | Path | None = None, limit: int | None = None,
                  device: str | None = None, batch_size: int | None = None, save_images: bool = False,
                  prior: Any = None, lpips_weights: str | None = None, progress: bool = True,
-                 command: list[str] | None = None, fast: bool = False) -> None:
-        """``prior`` replaces the suite's prior: a built-in name, a path, or an already loaded prior object."""
+                 command: list[str] | None = None, fast: bool = False, only: list[str] | None = None) -> None:
+        """``prior`` replaces the suite's prior: a built-in name, a path, or an already loaded prior object;
+        ``only``: label patterns of the methods and baselines to run (see :func:`restrict`)."""
+        suite = restrict(suite, only)
         self.fast = bool(fast)
         self.speed = api.speed_mode(self.fast)
         if self.fast:  # before any work: fast mode needs bf16 autocast and CUDA graphs

@@ -31,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "slightly from the default fp32 path, the first batch of each task × method compiles for "
                         "a minute or more (untimed), rows say \"speed\": \"fast\", and a folder never mixes "
                         "the two modes (an error on the CPU)")
+    p.add_argument("--only", default=None, metavar="PATTERNS",
+                   help="comma-separated shell patterns (e.g. 'dps*,measurement'): run only the methods and baselines "
+                        "whose labels match; two such runs into two folders join with benchmarks/results/join_runs.py")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -60,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         runner = Runner(suite, args.out, data=args.data, limit=args.limit, device=args.device,
                         batch_size=args.batch_size, save_images=args.save_images, prior=args.prior,
                         lpips_weights=args.lpips_weights, progress=not args.quiet,
-                        command=["invdiff", *sys.argv[1:]], fast=args.fast)
+                        command=["invdiff", *sys.argv[1:]], fast=args.fast,
+                        only=None if args.only is None else args.only.split(","))
     except KeyboardInterrupt:
         return 130
     except (ValueError, OSError, RuntimeError, KeyError) as err:  # the setup: nothing has run yet
