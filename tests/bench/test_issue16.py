@@ -52,3 +52,74 @@ def test_two_parts_into_two_folders_join_into_the_whole_table(smoke_env, tmp_pat
     meta = json.loads((a / "meta.json").read_text())
     assert [m["label"] for m in meta["suite"]["methods"]] == [*TINY["methods"]]
     assert "dps@zeta=0.3" in (a / "results.md").read_text()
+
+
+def _script(name: str, rel: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / rel)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+choose_settings = _script("choose_settings", "benchmarks/tuning/choose_settings.py")
+
+
+def _rows(task, label, psnr, lpips, images=("a", "b")):
+    return [{"task": task, "method": label, "kind": "diffusion", "image": im, "psnr": psnr, "ssim": 0.5,
+             "lpips": lpips, "seconds": 0.1, "nfe": 100} for im in images]
+
+
+def test_the_rule_lowest_lpips_ties_to_psnr_and_falls_back_without_rows(tmp_path):
+    val = {"name": "v", "tasks": {"box": {"task": "inpaint"}, "sr4": {"task": "sr4"}, "jpeg10": {"task": "jpeg"}},
+           "methods": {"ddrm@eta=0.5": {"method": "ddrm", "steps": 100, "eta": 0.5},
+                       "ddrm@eta=1": {"method": "ddrm", "steps": 100, "eta": 1.0},
+                       "ddrm@eta=2": {"method": "ddrm", "steps": 100, "eta": 2.0},
+                       "daps@lr=1": {"method": "daps", "steps": 20, "ode_steps": 5, "lr": 1.0}}}
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = (_rows("box", "ddrm@eta=0.5", 20.0, 0.10) + _rows("box", "ddrm@eta=1", 25.0, 0.20)
+            + _rows("sr4", "ddrm@eta=0.5", 20.0, 0.10005) + _rows("sr4", "ddrm@eta=1", 21.0, 0.1)  # a tie: PSNR
+            + _rows("sr4", "ddrm@eta=2", 30.0, 0.3, images=("a",))  # compared on image a only: the paired images
+            + _rows("box", "daps@lr=1", 20.0, 0.1))
+    (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (run / "meta.json").write_text(json.dumps({"methods": {"jpeg10": [
+        {"label": "ddrm@eta=0.5", "not_run": "ddrm needs a linear operator"}]}}))
+    chosen, md = choose_settings.choose(val, [run])
+    assert chosen["ddrm"]["box"] == {"eta": 0.5} and chosen["ddrm"]["sr4"] == {"eta": 1.0}
+    assert chosen["ddrm"]["jpeg10"] == {} and chosen["daps"]["box"] == {"lr": 1.0}  # the schedule is not a setting
+    about = chosen["_about"]
+    assert about["fallback"] == {"ddrm": ["jpeg10"], "daps": ["sr4", "jpeg10"]}
+    assert "ddrm needs a linear operator" in about["basis"]["ddrm"]["jpeg10"]["fallback"]
+    assert about["basis"]["ddrm"]["sr4"]["n"] == 1 and about["basis"]["ddrm"]["sr4"]["label"] == "ddrm@eta=1"
+    assert any("**ddrm@eta=0.5**" in line for line in md)
+    suite = choose_settings.make_test_suite(val, chosen)
+    daps = suite["methods"]["daps-2x5"]
+    assert daps == {"method": "daps", "steps": 2, "ode_steps": 5, "per_task": {"box": {"lr": 1.0}}}
+    assert [k for k in suite["methods"] if k.startswith("ddrm")] == ["ddrm-10", "ddrm-20", "ddrm-50", "ddrm-100"]
+    assert suite["methods"]["ddrm-50"]["per_task"] == {"box": {"eta": 0.5}, "sr4": {"eta": 1.0}}
+    assert suite["images"] == 100 and "first" not in suite
+
+
+def test_choose_on_a_real_tiny_sweep_writes_a_test_suite_that_runs(smoke_env, tmp_path):
+    val = {**TINY, "first": 1, "methods": {**TINY["methods"], "dps@zeta=1": {"method": "dps", "steps": 2, "zeta": 1.0}}}
+    val_path = tmp_path / "val.yaml"
+    val_path.write_text(yaml.safe_dump(val, sort_keys=False))
+    kw = {"data": smoke_env["data"], "prior": str(smoke_env["prior"]), "progress": False, "device": "cpu"}
+    run_suite(parse_suite(val), tmp_path / "val", only=["dps*"], **kw)  # half a sweep: ddrm falls back
+    out = tmp_path / "chosen"
+    assert choose_settings.main([str(tmp_path / "val"), str(tmp_path / "missing"), "--val", str(val_path),
+                                 "--out", str(out), "--images", "2", "--name", "t16"]) == 0
+    chosen = json.loads((out / "chosen.json").read_text())
+    assert chosen["_about"]["fallback"] == {"ddrm": ["inpaint_box", "sr4"]}
+    assert chosen["dps"]["sr4"]["zeta"] in (0.3, 1.0)
+    test = yaml.safe_load((out / "t16.yaml").read_text())
+    assert test["images"] == 2 and [m for m in test["methods"]][:4] == ["ddrm-10", "ddrm-20", "ddrm-50", "ddrm-100"]
+    test["methods"] = {k: {**v, "steps": 1} for k, v in test["methods"].items() if k in ("ddrm-10", "dps-tuned-20")}
+    done = run_suite(parse_suite(test), tmp_path / "test", **kw)
+    rows = read_rows(done / RESULTS)
+    assert {r["method"] for r in rows} == {"ddrm-10", "dps-tuned-20", "measurement"}
+    meta = json.loads((done / "meta.json").read_text())
+    dps = next(e for e in meta["methods"]["sr4"] if e["label"] == "dps-tuned-20")
+    assert dps["settings"]["zeta"] == chosen["dps"]["sr4"]["zeta"]  # the per-task choice reached the solver
