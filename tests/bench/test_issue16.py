@@ -123,3 +123,34 @@ def test_choose_on_a_real_tiny_sweep_writes_a_test_suite_that_runs(smoke_env, tm
     meta = json.loads((done / "meta.json").read_text())
     dps = next(e for e in meta["methods"]["sr4"] if e["label"] == "dps-tuned-20")
     assert dps["settings"]["zeta"] == chosen["dps"]["sr4"]["zeta"]  # the per-task choice reached the solver
+
+
+def test_frontier_lines_reference_and_speed_modes(tmp_path):
+    frontier = _script("plot_frontier", "benchmarks/results/plot_frontier.py")
+
+    def run(name, entries, rows, speed):
+        folder = tmp_path / name
+        folder.mkdir()
+        meta = {"suite": {"name": name, "tasks": [{"label": "box"}],
+                          "methods": [{"label": label, "method": method, "settings": settings, "per_task": {}}
+                                      for label, method, settings in entries]},
+                "runs": [{"device": "GPU"}]}
+        (folder / "meta.json").write_text(json.dumps(meta))
+        (folder / "results.jsonl").write_text("".join(
+            json.dumps({"task": "box", "method": m, "kind": "diffusion", "image": im, "psnr": p, "lpips": lp,
+                        "seconds": s, "nfe": nfe, "speed": speed}) + "\n"
+            for m, nfe, p, lp, s in rows for im in ("a", "b")))
+        return folder
+
+    old = run("old", [("dps", "dps", {}), ("dps-100", "dps", {"steps": 100})],
+              [("dps", 1000, 28.0, 0.030, 1.0), ("dps-100", 100, 27.0, 0.040, 0.1)], "fast")
+    new = run("new", [(f"ddnm-{s}", "ddnm", {"steps": s, "eta": 0.85}) for s in (10, 100)],
+              [("ddnm-10", 10, 27.0, 0.05, 0.01), ("ddnm-100", 100, 28.1, 0.0305, 0.2)], "fp32")
+    assert frontier.main([str(new), str(old), "--out", str(tmp_path / "f")]) == 0
+    md = (tmp_path / "f" / "frontier.md").read_text()
+    assert "**mixed**" in md and "Reference: dps (old, fast)" in md
+    winners = md.split("<details>")[0]
+    assert "| ddnm-100 | new | fp32 | 100 | 28.10 (+0.10) | 0.0305 (+0.0005) | 0.2000 | 0.200 (modes differ) |" in winners
+    assert "ddnm-10 |" not in winners and "dps-100 |" not in winners
+    pts, _ = frontier.points([new, old])
+    assert len({p["line"] for p in pts}) == 2 and {p["name"] for p in pts} == {"ddnm", "dps"}
