@@ -190,14 +190,22 @@ def _fmt(x: float | None, digits: int) -> str:
     return "" if x is None else f"{x:.{digits}f}"
 
 
+def smoke_schedules(steps: list[int]) -> dict[str, list[tuple[str, dict[str, int]]]]:
+    """``--steps``: the same short step counts for every solver (DAPS: × 5 ODE steps), for a quick CPU check."""
+    plain = [(str(s), {"steps": s}) for s in steps]
+    return {"daps": [(f"{s}x5", {"steps": s, "ode_steps": 5}) for s in steps], "dps": plain, "*": plain}
+
+
 def make_test_suite(val: dict[str, Any], chosen: dict[str, Any], name: str = "faces64-issue16",
-               images: int = 100) -> dict[str, Any]:
+                    images: int = 100, schedules: dict[str, list] | None = None) -> dict[str, Any]:
     """The test suite: the validation suite on the table's images with each solver's chosen per-task kwargs."""
     solvers = [s for s in chosen if not s.startswith("_")]
     methods: dict[str, Any] = {}
     for solver in solvers:
         per_task = {t: kw for t, kw in chosen[solver].items() if kw}
-        for suffix, schedule in SCHEDULES.get(solver, DEFAULT_SCHEDULE):
+        plan = (schedules.get(solver, schedules["*"]) if schedules is not None
+                else SCHEDULES.get(solver, DEFAULT_SCHEDULE))
+        for suffix, schedule in plan:
             entry = {"method": solver, **schedule}
             if per_task:
                 entry["per_task"] = per_task
@@ -233,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--test-suite", type=Path, default=None, help="the generated suite (default: OUT/faces64-issue16.yaml)")
     ap.add_argument("--name", default="faces64-issue16", help="the generated suite's name")
     ap.add_argument("--images", type=int, default=100, help="the test suite's images: the first N in sorted order")
+    ap.add_argument("--steps", default=None, help="smoke tests only: these step counts (e.g. 1,2) for every solver "
+                                                  "instead of the NFE-matched schedules")
     args = ap.parse_args(argv)
     val = yaml.safe_load(args.val.read_text())
     out = args.out or args.runs[0]
@@ -241,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "chosen.json").write_text(json.dumps(chosen, indent=2) + "\n")
     (out / "choices.md").write_text("\n".join(md) + "\n")
     target = args.test_suite or out / f"{args.name}.yaml"
-    write_test_suite(target, make_test_suite(val, chosen, args.name, args.images), chosen, args.val)
+    schedules = None if args.steps is None else smoke_schedules([int(s) for s in args.steps.split(",")])
+    write_test_suite(target, make_test_suite(val, chosen, args.name, args.images, schedules), chosen, args.val)
     fell = chosen["_about"]["fallback"]
     print(f"chose settings for {sum(len(v) for k, v in chosen.items() if not k.startswith('_'))} (solver, task) pairs; "
           f"fallback to defaults: {fell or 'none'}; wrote {out / 'chosen.json'}, {out / 'choices.md'}, {target}")
