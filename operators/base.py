@@ -134,6 +134,20 @@ class Operator(torch.nn.Module, ABC):
         """Shape of ``A(x)`` for an input of ``input_shape`` (computed on a meta tensor)."""
         return tuple(self.apply(torch.zeros(tuple(input_shape), device="meta")).shape)
 
+    # -- solver hooks ------------------------------------------------------------------------
+    #: whether :meth:`apply_differentiable` exists (gradient-based solvers: DPS, ΠGDM, DAPS)
+    differentiable: bool = False
+    #: whether :meth:`project` exists (consistency-projection solvers on non-linear operators)
+    projectable: bool = False
+
+    def apply_differentiable(self, x: torch.Tensor) -> torch.Tensor:
+        """``A(x)`` through which gradients flow; linear operators: :meth:`apply` itself."""
+        raise OperatorError(f"{type(self).__name__} has no differentiable forward model.")
+
+    def project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The image closest to ``x`` (both on [0, 1]) that is consistent with the noiseless measurement ``y``."""
+        raise OperatorError(f"{type(self).__name__} has no consistency projection.")
+
     # -- linear views (overridden by linear operators) ---------------------------------------
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """Adjoint ``Aᵀ y``; only linear operators have one."""
@@ -165,6 +179,11 @@ class LinearOperator(Operator):
     """
 
     linear = True
+    differentiable = True
+
+    def apply_differentiable(self, x: torch.Tensor) -> torch.Tensor:
+        """A linear ``apply`` is already differentiable."""
+        return self.apply(x)
 
     @abstractmethod
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:

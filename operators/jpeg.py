@@ -102,6 +102,8 @@ class JPEG(Operator):
 
     name = "jpeg"
     linear = False
+    differentiable = True  # apply_differentiable: straight-through or soft rounding (module docstring)
+    projectable = True  # project: the exact projection onto the quantisation bins
 
     def __init__(self, quality: int = 10, noise: NoiseModel | float | None = None, channels: int = 3) -> None:
         if isinstance(quality, bool) or not isinstance(quality, numbers.Integral) or not 1 <= quality <= 100:

@@ -38,3 +38,16 @@ mutate invdiff/solvers/dps.py 's/var = step_variance(prior, sched, posterior, i,
 mutate invdiff/solvers/ddrm.py 's/            eps = (x_t - abar\[i\] \*\* 0.5 \* x0) \/ (1 - abar\[i\]) \*\* 0.5.*$//' "DDRM: ε̂ not recomputed from the clipped x̂₀" tests/solvers/test_solver_options.py
 mutate invdiff/solvers/base.py 's/raw=(x + 1.0) \/ 2.0)/raw=to_image(x))/' "SolveResult.raw clamped" tests/solvers/test_solver_options.py
 mutate invdiff/priors/fast.py 's/x_in = x.to(self.param_dtype() or x.dtype)/x_in = x.to(next(self.net.parameters()).dtype)/' "network without parameters: bare StopIteration" tests/solvers/test_solver_options.py
+# issue 16: the four few-step solvers, each with a wrong sign, a wrong ᾱ (or level) index and a halved σ_y
+mutate invdiff/solvers/ddnm.py 's/x0_bar = x0_bar + lam \* (y_bar - x0_bar)/x0_bar = x0_bar - lam * (y_bar - x0_bar)/' "DDNM: wrong sign of the range-space correction" tests/solvers/test_fewstep_laws.py
+mutate invdiff/solvers/ddnm.py 's/a_prev, sigma_prev = chain.abar(i - 1), chain.sigma(i - 1)/a_prev, sigma_prev = chain.abar(i - 1), chain.sigma(i)/' "DDNM: λ from the current level instead of the next" tests/solvers/test_fewstep_laws.py
+mutate invdiff/solvers/ddnm.py 's/^        y_bar, y_std, measured = spectral$/        y_bar, y_std, measured = spectral; y_std = 0.5 * y_std/' "DDNM: σ_y halved" tests/solvers/test_fewstep_laws.py
+mutate invdiff/solvers/diffpir.py 's/return operator.V(x0_bar + k \* (y_bar - x0_bar), image_shape)/return operator.V(x0_bar - k * (y_bar - x0_bar), image_shape)/' "DiffPIR: wrong sign of the data step" tests/solvers/test_fewstep_laws.py
+mutate invdiff/solvers/diffpir.py 's/x0 = self._data_step(operator, x0, spectral, lam, chain.sigma(i), image_shape)/x0 = self._data_step(operator, x0, spectral, lam, chain.sigma(i + 1 if i + 1 < len(chain) else i), image_shape)/' "DiffPIR: ρ_t from the wrong ᾱ index" tests/solvers/test_fewstep_laws.py
+mutate invdiff/solvers/diffpir.py 's/^        y_bar, y_std, measured = spectral$/        y_bar, y_std, measured = spectral; y_std = 0.5 * y_std/' "DiffPIR: σ_y halved" tests/solvers/test_fewstep_laws.py
+mutate invdiff/solvers/pigdm.py 's/x0 = (x0.detach() + w \* (1 - a)/x0 = (x0.detach() - w * (1 - a)/' "ΠGDM: wrong sign of the guidance" tests/solvers/test_fewstep_laws.py
+mutate invdiff/solvers/pigdm.py 's/            r2 = 1 - a$/            r2 = 1 - chain.abar(i - 1)/' "ΠGDM: r_t² from the wrong ᾱ index" tests/solvers/test_fewstep_laws.py
+mutate invdiff/solvers/pigdm.py 's/finite = torch.where(measured, y_std, torch.zeros_like(y_std))/finite = torch.where(measured, 0.5 * y_std, torch.zeros_like(y_std))/' "ΠGDM: σ_y halved" tests/solvers/test_fewstep_laws.py
+mutate invdiff/solvers/daps.py 's/x0 = x0 - step \* grad/x0 = x0 + step * grad/' "DAPS: wrong sign of the Langevin drift" tests/solvers/test_fewstep_laws.py
+mutate invdiff/solvers/daps.py 's/x = x0 + levels\[k + 1\] \* randn/x = x0 + levels[k] * randn/' "DAPS: re-noised to the wrong level" tests/solvers/test_fewstep_laws.py
+mutate invdiff/solvers/daps.py 's/sigma_y = max(float(getattr(operator.noise, "sigma_y", 0.0)), self.sigma_floor)/sigma_y = 0.5 * max(float(getattr(operator.noise, "sigma_y", 0.0)), self.sigma_floor)/' "DAPS: σ_y halved" tests/solvers/test_fewstep_laws.py

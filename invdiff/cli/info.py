@@ -51,7 +51,7 @@ def run_methods(args: argparse.Namespace) -> int:
 
     table = compatibility(list(TASKS))
     notes: dict[tuple[str, str], list[str]] = {}  # (method, reason) → tasks: one note per distinct reason
-    rows = [["method", *TASKS]]
+    rows = [["method", *TASKS, "NFE", "backprop"]]
     for method in available_solvers():
         cells = []
         for task in TASKS:
@@ -61,30 +61,33 @@ def run_methods(args: argparse.Namespace) -> int:
             else:
                 notes.setdefault((method, reason), []).append(task)
                 cells.append(f"no ({list(notes).index((method, reason)) + 1})")
-        rows.append([method, *cells])
+        solver = build_solver(method)
+        rows.append([method, *cells, str(solver.nfe()), "yes" if solver.backprop else "no"])
     print(_table(rows))
     if notes:
         print("\n" + "\n".join(f"({i}) {method} × {', '.join(tasks)}: {reason}"
                                 for i, ((method, reason), tasks) in enumerate(notes.items(), 1)))
+    print("\nNFE: network evaluations per image at the defaults; backprop: whether each one also back-propagates "
+          "through the network (about 3× the time of a forward call).")
     print("\ndefault settings (override with --steps, or methods: in a --config file):")
     for method in available_solvers():
-        settings = build_solver(method).settings()
+        solver = build_solver(method)
+        settings = solver.settings()
         for key, value in settings.items():
             if value is None:
-                settings[key] = per_task_default(method, key)
+                settings[key] = per_task_default(method, key, solver.task_defaults())
         print(f"  {method}: {_describe(settings)}")
     return 0
 
 
-def per_task_default(method: str, key: str) -> str:
-    """What a setting left at None means: the per-task value the solver takes (DPS's ζ, ``dps.STEP``)."""
-    if (method, key) == ("dps", "zeta"):
-        from ..solvers.dps import STEP
-
-        values = set(STEP.values())
-        return f"{values.pop():g} (every task)" if len(values) == 1 else \
-            "per task (" + ", ".join(f"{t} {v:g}" for t, v in STEP.items()) + ")"
-    raise KeyError(f"{method} leaves {key!r} unset and invdiff methods does not know its per-task value.")
+def per_task_default(method: str, key: str, defaults: dict[str, dict[str, float]]) -> str:
+    """What a setting left at None means: the per-task value the solver takes (e.g. DPS's ζ, ``dps.STEP``)."""
+    if key not in defaults:
+        raise KeyError(f"{method} leaves {key!r} unset and declares no per-task value for it.")
+    values = defaults[key]
+    if len(set(values.values())) == 1:
+        return f"{next(iter(values.values())):g} (every task)"
+    return "per task (" + ", ".join(f"{t} {v:g}" for t, v in values.items()) + ")"
 
 
 def run_priors(args: argparse.Namespace) -> int:

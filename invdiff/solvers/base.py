@@ -176,6 +176,15 @@ class Solver(ABC):
         """The solver's hyper-parameters (recorded with every result)."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
+    def nfe(self) -> int:
+        """Network evaluations per image at these settings (what :attr:`SolveResult.nfe` reports)."""
+        return int(self.steps)
+
+    @classmethod
+    def task_defaults(cls) -> dict[str, dict[str, float]]:
+        """Settings that ``None`` fills per task: ``{setting: {task or "default": value}}``."""
+        return {}
+
     def solve(self, y: torch.Tensor, operator, prior, generator: Generators = None,
               image_shape: Sequence[int] | None = None, progress: bool = False) -> SolveResult:
         """Restore the images behind measurement ``y`` (N×… on [0, 1]); returns x̂ in [0, 1].

@@ -54,17 +54,18 @@ class DPS(Solver):
         self.steps, self.zeta, self.likelihood = int(steps), zeta, likelihood
         self.variance = check_variance(variance)
 
+    @classmethod
+    def task_defaults(cls) -> dict[str, dict[str, float]]:
+        return {"zeta": dict(STEP)}
+
     def supports(self, operator) -> str | None:
-        if operator.linear or hasattr(operator, "apply_differentiable"):
+        if operator.differentiable:
             return None
         return "DPS needs a differentiable forward model, and this operator has none."
 
     def settings(self) -> dict:
         return {"steps": self.steps, "zeta": self.zeta, "likelihood": self.likelihood, "variance": self.variance,
                 "step_rule": "x -= zeta * (t_i - t_{i-1}) * grad ||y - A(x0_hat)|| per image, [-1,1] scale"}
-
-    def _forward_model(self, operator):
-        return operator.apply if operator.linear else operator.apply_differentiable
 
     def _residual_norm(self, y: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
         """Per-image ‖y − A(x̂₀)‖ (squared norm's root) on the [-1, 1] scale; Λ-weighted for Poisson."""
@@ -75,7 +76,7 @@ class DPS(Solver):
 
     def _solve(self, y, operator, prior, generator: Generators, image_shape, progress):
         zeta = self.zeta if self.zeta is not None else STEP.get(operator.name, 0.3)
-        A = self._forward_model(operator)
+        A = operator.apply_differentiable
         sched = prior.schedule.respace(self.steps)  # all steps: the training schedule itself
         posterior = sched.posterior_table()
         learned = uses_learned(self.variance, prior)

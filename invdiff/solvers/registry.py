@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from .base import Solver, UnsupportedTaskError
+from .daps import DAPS
+from .ddnm import DDNM
 from .ddrm import DDRM
+from .diffpir import DiffPIR
 from .dps import DPS
+from .pigdm import PiGDM
 from .repaint import RePaint
 from .sr3 import SR3
 
-SOLVERS: dict[str, type[Solver]] = {"dps": DPS, "repaint": RePaint, "ddrm": DDRM, "sr3": SR3}
+SOLVERS: dict[str, type[Solver]] = {"dps": DPS, "repaint": RePaint, "ddrm": DDRM, "sr3": SR3, "diffpir": DiffPIR,
+                                    "ddnm": DDNM, "pigdm": PiGDM, "daps": DAPS}
 
 #: The prior a method uses when none is named (conditional methods name their own).
 DEFAULT_PRIOR = "natural"

@@ -91,9 +91,14 @@ class RePaint(Solver):
         self.steps, self.jump_length, self.resamples = int(steps), int(jump_length), int(resamples)
         self.variance = check_variance(variance)
 
+    def nfe(self) -> int:
+        """One network call per downward step of the jump schedule (2,410 at 250/10/10)."""
+        ts = jump_schedule(self.steps, self.jump_length, self.resamples)
+        return sum(1 for a, b in itertools.pairwise(ts) if b < a)
+
     def supports(self, operator) -> str | None:
         if not operator.linear:
-            if not hasattr(operator, "project"):
+            if not operator.projectable:
                 return "the merge needs a linear operator with an SVD or a consistency projection, and this has neither."
             if float(getattr(operator.noise, "sigma_y", 0.0)) > 0:
                 return "the JPEG projection treats the decoded file as exact, so it needs σ_y = 0."

@@ -65,7 +65,7 @@ class CropBatches:
         sizes = [len(c) for c in torch.arange(self.batch_size).chunk(self.sub_batches)]
         parts = []
         for k, n in enumerate(sizes):
-            side = int(round(self.crop * self._scale(k)))
+            side = round(self.crop * self._scale(k))
             x = self._cut(n, side).permute(0, 3, 1, 2).float()
             if side != self.crop:
                 x = F.interpolate(x, size=(self.crop, self.crop), mode="bicubic", antialias=True, align_corners=False)

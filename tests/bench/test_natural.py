@@ -84,7 +84,7 @@ def tiny_natural(tmp_path_factory):
 
 
 def test_every_method_runs_on_its_images_at_their_own_size(tiny_natural):
-    out, suite = tiny_natural
+    out, _suite = tiny_natural
     rows = read_rows(out / RESULTS)
     names = {"kodak24/kodim01.png", "kodak24/kodim02.png", "kodak24/kodim03.png", "cbsd68/0.jpg", "cbsd68/1.jpg",
              "cbsd68/2.jpg"}

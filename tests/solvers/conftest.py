@@ -8,6 +8,10 @@ FAST_SETTINGS = {
     "ddrm": {"steps": 3},
     "repaint": {"steps": 4, "jump_length": 2, "resamples": 2},
     "sr3": {"steps": 3},
+    "diffpir": {"steps": 3},
+    "ddnm": {"steps": 3},
+    "pigdm": {"steps": 3},
+    "daps": {"steps": 2, "ode_steps": 2, "langevin_steps": 2},
 }
 
 

@@ -61,6 +61,23 @@ class GaussianPrior:
             out = self.mu.to(flat.device) + torch.einsum("nij,nj->ni", gains, centred)
         return out.to(x_t.dtype).reshape(x_t.shape)
 
+    @property
+    def sigma_min(self) -> float:
+        a = float(self.alphas_cumprod[0])
+        return ((1 - a) / a) ** 0.5
+
+    @property
+    def sigma_max(self) -> float:
+        a = float(self.alphas_cumprod[-1])
+        return ((1 - a) / a) ** 0.5
+
+    def denoise(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
+        """E[x₀ | x₀ + σ ε = x] = μ + Σ (Σ + σ² I)⁻¹ (x − μ) for one σ (VE view), by the eigenbasis of Σ."""
+        self.nfe += 1
+        flat = x.reshape(x.shape[0], -1).double() - self.mu.to(x.device)
+        gain = (self._q * (self._lam / (self._lam + float(sigma) ** 2))) @ self._q.T
+        return (self.mu.to(x.device) + flat @ gain.to(x.device).T).to(x.dtype).reshape(x.shape)
+
     def eps(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         n = x_t.shape[0]
         t = torch.as_tensor(t).expand(n).long().cpu()

@@ -30,6 +30,8 @@ def expected_nfe(method: str) -> int:
     if method == "repaint":
         ts = jump_schedule(s["steps"], s["jump_length"], s["resamples"])
         return sum(1 for a, b in itertools.pairwise(ts) if b < a)
+    if method == "daps":  # ode_steps calls per level, one at the last level (σ_min: x̂₀ = D directly)
+        return (s["steps"] - 1) * s["ode_steps"] + 1
     return s["steps"]
 
 
@@ -46,8 +48,8 @@ def test_every_pair_runs_or_refuses(method, task, prior_for, clean_images):
     res = solver.solve(y, op, prior, seeded_generators(0, 2), image_shape=clean_images.shape)
     assert res.x.shape == clean_images.shape and res.x.dtype == torch.float32
     assert torch.isfinite(res.x).all() and res.x.min() >= 0 and res.x.max() <= 1
-    assert res.nfe == expected_nfe(method)
-    assert res.backprop == (method == "dps")
+    assert res.nfe == expected_nfe(method) == solver.nfe()
+    assert res.backprop == (method in ("dps", "pigdm"))
     assert res.method == method and res.seconds > 0
 
 
@@ -56,6 +58,25 @@ def test_matrix_covers_the_paper_claims():
     assert MATRIX["repaint"] == {t: None for t in TASKS}  # RePaint: SVD merge, JPEG through the projection
     assert all(MATRIX["ddrm"][t] is None for t in TASKS if t != "jpeg")
     assert "not implemented" in MATRIX["ddrm"]["jpeg"]
+    for method in ("diffpir", "ddnm", "pigdm", "daps"):  # issue 16: every task, JPEG by projection or codec
+        assert MATRIX[method] == {t: None for t in TASKS}, method
+
+
+@pytest.mark.parametrize("method", ["ddnm", "diffpir"])
+def test_projection_methods_refuse_noisy_jpeg(method):
+    with pytest.raises(UnsupportedTaskError, match="σ_y = 0"):
+        build_solver(method).check(problem("jpeg", sigma_y=0.05))
+
+
+@pytest.mark.parametrize("method", ["ddnm", "diffpir"])
+def test_projection_methods_jpeg_output_is_consistent_with_the_file(method, prior, clean_images):
+    """DDNM's and DiffPIR's JPEG data step is the consistency projection: re-encoding gives y's coefficients."""
+    op = problem("jpeg")
+    y = op.measure(clean_images, seeded_generators(0, 2))
+    res = build_solver(method, **FAST_SETTINGS[method]).solve(y, op, prior, seeded_generators(0, 2))
+    bins = lambda im: op.quantise(op.to_dct(im))
+    same = torch.cat([(bins(res.x).luma == bins(y).luma).flatten(), (bins(res.x).chroma == bins(y).chroma).flatten()])
+    assert same.float().mean() > 0.99, same.float().mean()
 
 
 def test_repaint_jpeg_output_is_consistent_with_the_file(prior, clean_images):
@@ -75,7 +96,7 @@ def test_repaint_refuses_noisy_jpeg():
         build_solver("repaint").check(op)
 
 
-@pytest.mark.parametrize("method", ["dps", "ddrm", "repaint"])
+@pytest.mark.parametrize("method", ["dps", "ddrm", "repaint", "diffpir", "ddnm", "pigdm", "daps"])
 def test_same_seed_same_output_and_seed_zero_is_a_seed(method, prior, clean_images):
     op = problem("sr4")
     y = op.measure(clean_images, seeded_generators(0, 2))
@@ -87,7 +108,7 @@ def test_same_seed_same_output_and_seed_zero_is_a_seed(method, prior, clean_imag
     assert not torch.allclose(a, c)
 
 
-@pytest.mark.parametrize("method", ["dps", "ddrm", "repaint"])
+@pytest.mark.parametrize("method", ["dps", "ddrm", "repaint", "diffpir", "ddnm", "pigdm", "daps"])
 def test_batch_equals_one_by_one(method, prior, clean_images):
     op = problem("gaussian_blur")
     y = op.measure(clean_images, seeded_generators(0, 2))
@@ -109,15 +130,16 @@ def test_dps_step_is_per_image_not_per_batch(prior, clean_images):
     torch.testing.assert_close(alone, together, atol=1e-4, rtol=0)
 
 
-def test_dps_inside_no_grad(prior, clean_images):
+@pytest.mark.parametrize("method", ["dps", "pigdm", "daps"])
+def test_gradient_methods_inside_no_grad(method, prior, clean_images):
     op = problem("motion_blur")
     y = op.measure(clean_images, seeded_generators(0, 2))
     with torch.no_grad():
-        res = build_solver("dps", steps=2).solve(y, op, prior, seeded_generators(0, 2))
+        res = build_solver(method, **FAST_SETTINGS[method]).solve(y, op, prior, seeded_generators(0, 2))
     assert torch.isfinite(res.x).all()
 
 
-@pytest.mark.parametrize("method", ["ddrm", "repaint"])
+@pytest.mark.parametrize("method", ["ddrm", "repaint", "ddnm", "diffpir"])
 def test_noiseless_inpainting_keeps_observed_pixels(method, prior, clean_images):
     op = problem("inpaint", sigma_y=0.0, mask_kind="random", missing=0.5)
     y = op.measure(clean_images, seeded_generators(0, 2))
@@ -189,8 +211,11 @@ class _NaNPrior(torch.nn.Module):
     def x0(self, x_t, t, y=None):
         return self.inner.x0(x_t, t, y) * float("nan")
 
+    def denoise(self, x, sigma, y=None):
+        return self.inner.denoise(x, sigma, y) * float("nan")
 
-@pytest.mark.parametrize("method", ["ddrm", "dps", "repaint"])
+
+@pytest.mark.parametrize("method", ["ddrm", "dps", "repaint", "diffpir", "ddnm", "pigdm", "daps"])
 def test_non_finite_result_is_one_clear_error(method, prior, clean_images):
     from invdiff.solvers.base import SolverDivergedError
 
