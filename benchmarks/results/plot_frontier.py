@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from invdiff.bench.store import all_rows  # noqa: E402
+from invdiff.bench.store import all_rows
 
 SCHEDULE_KEYS = ("steps", "ode_steps")
 PANELS = (("nfe", "psnr"), ("nfe", "lpips"), ("seconds", "psnr"), ("seconds", "lpips"))
@@ -127,9 +127,9 @@ def summary(pts: list[dict[str, Any]], tasks: list[str], ref_nfe: int, lpips_tol
           f"Speed modes in these rows: {', '.join(speeds)}"
           + (" — **mixed**: seconds of fp32 (eager) and fast (bf16 + torch.compile) rows are not like for like; "
              "NFE is." if len(speeds) > 1 else "."), "",
-          f"Match or beat: mean LPIPS ≤ reference + {lpips_tol:g} and mean PSNR ≥ reference − {psnr_tol:g} dB, on the "
-          f"images both have; reference: DPS with {ref_nfe} NFE; candidates: ≤ {max_nfe} NFE. Time ratio = s/image "
-          "÷ the reference's s/image.", ""]
+          (f"Match or beat: mean LPIPS ≤ reference + {lpips_tol:g} and mean PSNR ≥ reference − {psnr_tol:g} dB, on "
+           f"the images both have; reference: DPS with {ref_nfe} NFE; candidates: ≤ {max_nfe} NFE. Time ratio = "
+           "s/image ÷ the reference's s/image."), ""]
     for task in tasks:
         mine = sorted((p for p in pts if p["task"] == task), key=lambda p: (p["name"], p["run"], p["nfe"] or 0))
         refs = sorted((p for p in mine if p["solver"] == "dps" and p["nfe"] == ref_nfe and ref_run in (None, p["run"])),
@@ -205,7 +205,7 @@ def plot(pts: list[dict[str, Any]], tasks: list[str], path: Path, several_runs: 
             ax.tick_params(labelsize=7)
             if col == 0:
                 ax.set_title(task, fontsize=10, loc="left", fontweight="bold")
-    handles, labels = {}, []
+    handles = {}
     for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)

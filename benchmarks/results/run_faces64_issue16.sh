@@ -3,7 +3,7 @@
 # DPS's ζ at 100 steps) on held-out faces 100–149 (configs/bench/faces64-val16.yaml), choose per (solver, task) the
 # setting of lowest mean LPIPS (benchmarks/tuning/choose_settings.py), then run the generated test suite
 # faces64-issue16.yaml on the table's faces 0–99: each solver at 10, 20, 50, 100 network calls per image (DAPS 2, 4,
-# 10, 20 steps × 5 ODE steps; DPS with its tuned ζ at 20, 50, 100).
+# 10, 20 steps × 5 ODE steps = 6, 16, 46, 96 calls; DPS with its tuned ζ at 20, 50, 100).
 #
 #   bash benchmarks/results/run_faces64_issue16.sh          # what comes back: $OUT/issue16.tar, val16.tar, logs.tar
 #

@@ -179,7 +179,10 @@ def restrict(suite: Suite, only: list[str] | None) -> Suite:
     if unmatched:
         raise api.UsageError(f"--only {unmatched} matches no method or baseline of suite {suite.name!r} "
                              f"({', '.join(labels)}).")
-    keep = lambda label: any(fnmatch.fnmatchcase(label, p) for p in patterns)  # noqa: E731
+
+    def keep(label: str) -> bool:
+        return any(fnmatch.fnmatchcase(label, p) for p in patterns)
+
     return dataclasses.replace(suite, methods=[m for m in suite.methods if keep(m.label)],
                                baselines=[b for b in suite.baselines if keep(b)])
 
