@@ -35,6 +35,20 @@ class ImageWise:
     def has_svd(self) -> bool:
         return all(op.has_svd for op in self.ops)
 
+    @property
+    def differentiable(self) -> bool:
+        return all(op.differentiable for op in self.ops)
+
+    @property
+    def projectable(self) -> bool:
+        return all(op.projectable for op in self.ops)
+
+    def apply_differentiable(self, x: torch.Tensor) -> torch.Tensor:
+        return self._each("apply_differentiable", x)
+
+    def project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.cat([op.project(xi, yi) for op, xi, yi in zip(self.ops, self._rows(x, "x"), self._rows(y, "y"))])
+
     def _rows(self, t: torch.Tensor, name: str) -> tuple[torch.Tensor, ...]:
         if t.shape[0] != len(self.ops):
             raise OperatorError(f"{name} has batch {t.shape[0]} but this stack holds {len(self.ops)} per-image "

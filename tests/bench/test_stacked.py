@@ -39,7 +39,10 @@ def test_rows_go_through_their_own_operator():
 
 
 @pytest.mark.parametrize("method, settings", [("ddrm", {"steps": 3}), ("repaint", {"steps": 3, "jump_length": 1,
-                                                                                      "resamples": 2})])
+                                                                                      "resamples": 2}),
+                                              ("dps", {"steps": 3}), ("diffpir", {"steps": 3}), ("ddnm", {"steps": 3}),
+                                              ("pigdm", {"steps": 3}),
+                                              ("daps", {"steps": 2, "ode_steps": 2, "langevin_steps": 2})])
 def test_a_batched_solve_equals_solving_each_image_alone(method, settings):
     prior = tiny_prior()
     ops = motion_ops(2)
@@ -50,4 +53,6 @@ def test_a_batched_solve_equals_solving_each_image_alone(method, settings):
     batched = solver.solve(y, ImageWise(ops), prior, generator=[gens(0), gens(1)], image_shape=(2, 3, 16, 16)).x
     alone = torch.cat([solver.solve(y[i:i + 1], op, prior, generator=[gens(i)], image_shape=(1, 3, 16, 16)).x
                        for i, op in enumerate(ops)])
-    assert torch.allclose(batched, alone, atol=1e-5)
+    # ΠGDM (a VJP through the random tiny network) and DAPS (Langevin on it) amplify float reduction-order
+    # differences: measured max |batched − alone| 7e-5 and 5e-5; a mixed-up image would differ by ~1
+    assert torch.allclose(batched, alone, atol=5e-4 if method in ("pigdm", "daps") else 1e-5)
