@@ -79,7 +79,7 @@ def test_api_still_refuses_grey_masks(tiny_path):
 # -- bug 6: small message bugs ---------------------------------------------------------------------
 def test_methods_print_no_none(cli):
     r = cli("methods")
-    assert r.code == 0 and "None" not in r.out and "zeta per task (inpaint 0.5, sr4 0.3" in r.out
+    assert r.code == 0 and "None" not in r.out and "zeta per task (inpaint 0.5, sr4 1" in r.out
     rows = {line.split()[0]: line.split() for line in r.out.splitlines()[1:10] if line.strip()}
     assert r.out.splitlines()[0].split()[-2:] == ["NFE", "backprop"]  # issue 16: cost of each method at a glance
     assert rows["dps"][-2:] == ["1000", "yes"] and rows["pigdm"][-2:] == ["100", "yes"]

@@ -175,13 +175,15 @@ def test_quiet_verbose_and_config_layers(cli, tmp_path, tiny_path):
 
 
 @pytest.mark.parametrize("preset", ["tasks/faces64.yaml", "tasks/dps_ffhq256.yaml", "methods/dps.yaml",
-                                    "methods/ddrm.yaml", "methods/repaint.yaml", "methods/sr3.yaml"])
+                                    "methods/ddrm.yaml", "methods/repaint.yaml", "methods/sr3.yaml",
+                                    "methods/diffpir.yaml", "methods/ddnm.yaml", "methods/pigdm.yaml",
+                                    "methods/daps.yaml"])
 def test_shipped_configs_are_valid(preset):
     from invdiff import config
 
     path = REPO / "configs" / preset
     settings = config.resolve([path])
-    assert settings["method"] in (None, "dps", "ddrm", "repaint", "sr3")
+    assert settings["method"] in (None, "dps", "ddrm", "repaint", "sr3", "diffpir", "ddnm", "pigdm", "daps")
 
 
 def test_faces64_preset_states_the_builtin_protocol():
