@@ -90,10 +90,17 @@ class TrainConfig:
 
 
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    """θ_ema ← decay·θ_ema + (1 − decay)·θ."""
+    """θ_ema ← decay·θ_ema + (1 − decay)·θ, as one multi-tensor ``lerp`` over all parameters.
+
+    One ``_foreach_lerp_`` launches a few fused kernels instead of one per tensor (~300 for the
+    natural U-Net); the per-tensor loop was one of the suspects for the 2,150 crops/s per GPU of the
+    first natural-prior run (the throughput is to be measured again on the GPU).
+    """
     with torch.no_grad():
-        for e, p in zip(ema.parameters(), model.parameters()):
-            e.lerp_(p.detach(), 1.0 - decay)
+        ema_params, params = list(ema.parameters()), [p.detach() for p in model.parameters()]
+        if len(ema_params) != len(params):
+            raise ValueError(f"the EMA has {len(ema_params)} parameter tensors but the model {len(params)}.")
+        torch._foreach_lerp_(ema_params, params, 1.0 - decay)
 
 
 def diffusion_loss(model: torch.nn.Module, x0: torch.Tensor, abar: torch.Tensor, generator: torch.Generator,
@@ -164,7 +171,9 @@ class Trainer:
         if cfg.init_from:
             self._init_weights(cfg.init_from)
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # fused AdamW on CUDA: one kernel for every parameter's update (the default is a multi-tensor loop)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                     fused=self.device.type == "cuda" or None)
         self.schedule = NoiseSchedule.create(cfg.schedule, cfg.num_timesteps)
         self.abar = self.schedule.alphas_cumprod.float().to(self.device)
         seed = cfg.seed + 1000 * self.rank.rank  # each rank draws its own batches and noise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from skimage import data
@@ -70,3 +71,22 @@ def test_export_loads_as_a_prior(tmp_path):
     assert meta["training"]["steps"] == 3 and prior.resolution == 16
     x = torch.zeros(1, 3, 16, 16)
     assert torch.isfinite(prior.eps(x, 10)).all()
+
+
+def test_ema_update_is_the_exponential_average_of_every_parameter():
+    """θ_ema ← d θ_ema + (1 − d) θ for every tensor (the multi-tensor lerp must not skip or mix any)."""
+    import copy
+
+    from invdiff.training.trainer import ema_update
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.GroupNorm(2, 4), torch.nn.Linear(5, 2))
+    ema = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))
+    before = [e.clone() for e in ema.parameters()]
+    ema_update(ema, model, 0.9)
+    for e, b, p in zip(ema.parameters(), before, model.parameters(), strict=True):
+        torch.testing.assert_close(e, 0.9 * b + 0.1 * p)
+    with pytest.raises(ValueError, match="parameter tensors"):
+        ema_update(ema, torch.nn.Linear(5, 2), 0.9)
