@@ -9,7 +9,7 @@ task           the input is a measurement when …
 =============  ==============================================================================
 inpaint        a mask is given, or the image has an alpha channel with a pixel of α = 0
                (α = 0: missing; any α > 0: observed; a fully opaque alpha is ignored)
-gaussian_blur  a kernel is given (then used as a circular convolution, as for motion_blur)
+gaussian_blur  a kernel is given (separable; used with the protocol's reflect boundary)
 motion_blur    a kernel is given
 sr4            a scale is given, or (fixed-size prior) the image is square with side × factor
                = the prior's size

@@ -170,6 +170,16 @@ def _unknown_size(task: str, src: Source, resolution: int | None, measured: bool
     return h, w
 
 
+def separable(kernel) -> bool:
+    """Whether a 2-D kernel is rank 1 up to :data:`operators.blur.SEPARABLE_RTOL` (what SeparableBlur accepts)."""
+    import numpy as np
+
+    from operators.blur import SEPARABLE_RTOL
+
+    s = np.linalg.svd(np.asarray(kernel, dtype=np.float64), compute_uv=False)
+    return bool(s[0] > 0 and (len(s) < 2 or s[1] <= SEPARABLE_RTOL * s[0]))
+
+
 def make_case(src: Source, task: str, resolution: int | None, generator: torch.Generator, *, mask=None,
               kernel=None, scale: int | None = None, quality: int | None = None, sigma_y: float | None = None,
               degrade: bool | None = None, protocol: dict | None = None, smallest: int = 1,
@@ -203,7 +213,10 @@ def make_case(src: Source, task: str, resolution: int | None, generator: torch.G
         if kernel.shape[0] > size[0] or kernel.shape[1] > size[1]:
             raise DataError(f"the {kernel.shape[0]}×{kernel.shape[1]} kernel is larger than the "
                             f"{size[0]}×{size[1]} image; crop the kernel or give a larger image.")
-        op_task, params = "motion_blur", {"kernel": kernel}
+        if task == "gaussian_blur" and not separable(kernel):
+            raise DataError("the given kernel is not separable, so it cannot be gaussian_blur's blur with a reflect "
+                            "boundary; solve it with --task motion_blur (any kernel, circular boundary).")
+        params = {"kernel": kernel}  # gaussian_blur: separable, reflect boundary; motion_blur: circular
     elif task == "sr4":
         params["factor"] = factor
     elif task == "jpeg":

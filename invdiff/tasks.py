@@ -95,6 +95,11 @@ def _inpaint(size, generator, noise, channels, params):
 
 
 def _gaussian(size, generator, noise, channels, params):
+    kernel = _take(params, "kernel", None)
+    if kernel is not None:  # a given (separable) kernel keeps the protocol's reflect boundary (issue 14, item 5)
+        _done(params, "gaussian_blur")
+        op = operators.SeparableBlur(kernel, boundary="reflect", channels=channels, noise=noise)
+        return op, {"kernel_size": tuple(op.kernel.shape), "kernel": "given", "boundary": op.boundary}
     size = min(image_hw(size))
     ksize = _take(params, "kernel_size", min(odd(61 * size / 256), odd(size)))
     std = _take(params, "std", gaussian_std(size))

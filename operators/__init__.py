@@ -11,7 +11,7 @@ from typing import Any
 
 from ._errors import NotLinearError, OperatorError
 from .base import LinearOperator, Operator, trusted_inputs
-from .blur import GaussianBlur, MotionBlur
+from .blur import GaussianBlur, MotionBlur, SeparableBlur
 from .inpainting import Inpainting
 from .noise import GaussianNoise, NoiseModel, PoissonNoise
 from .registry import available, build
@@ -29,6 +29,7 @@ __all__ = [
     "Operator",
     "OperatorError",
     "PoissonNoise",
+    "SeparableBlur",
     "SuperResolution",
     "available",
     "build",

@@ -18,7 +18,7 @@ from ._fft import CircularConvolution
 from ._linalg import BOUNDARIES, Factor, SeparableOperator, conv_matrix, svd_factor
 from .noise import NoiseModel
 
-__all__ = ["GaussianBlur", "MotionBlur", "gaussian_taps"]
+__all__ = ["GaussianBlur", "MotionBlur", "SeparableBlur", "gaussian_taps"]
 
 
 def gaussian_taps(sigma: float, size: int) -> np.ndarray:
@@ -105,6 +105,68 @@ class GaussianBlur(CircularConvolution, SeparableOperator):
 
     def _singulars(self, shape: tuple[int, int, int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         return self._impl()._singulars(self, shape, device, dtype)
+
+
+#: A kernel is separable when s₂ ≤ SEPARABLE_RTOL · s₁. A Gaussian kernel saved as an 8-bit image and read
+#: back (``--save-all`` writes ``NAME.kernel.png``) is rank 1 only up to its rounding: s₂/s₁ ≈ 1e-3 for the
+#: protocol's kernels; a genuinely two-dimensional kernel (motion, disc) has s₂/s₁ ≳ 0.1.
+SEPARABLE_RTOL = 1e-2
+
+
+@lru_cache(maxsize=32)
+def taps_factor(n: int, taps: tuple[float, ...], boundary: str) -> Factor:
+    """The ``n×n`` 1-D blur matrix of ``taps`` under ``boundary`` and its SVD."""
+    return svd_factor(conv_matrix(np.asarray(taps), n, boundary))
+
+
+class SeparableBlur(SeparableOperator):
+    """Blur by a given separable (rank-1) 2-D kernel under a stated ``boundary`` (default reflect).
+
+    A Gaussian kernel saved next to a result (``invdiff.tasks.gaussian_kernel_for``) comes back as a
+    2-D array; re-solving with it must use the operator that made the measurement — the protocol's
+    reflect boundary — not a circular convolution. The kernel ``k = s₁ u₁ v₁ᵀ`` (its SVD) is split into
+    column taps √s₁ u₁ and row taps √s₁ v₁, so ``A X = R_H X R_Wᵀ`` with the two 1-D blur matrices,
+    and the SVD view is that of :class:`~operators._linalg.SeparableOperator`. A kernel of rank > 1
+    (second singular value above :data:`SEPARABLE_RTOL` of the first) is refused: use :class:`MotionBlur`.
+    Below it the kernel is taken as its rank-1 part (``kernel`` holds that part).
+    """
+
+    name = "gaussian_blur"
+
+    def __init__(self, kernel: torch.Tensor | np.ndarray, boundary: str = "reflect", channels: int | None = 3,
+                 noise: NoiseModel | float | None = None) -> None:
+        super().__init__(noise=noise, channels=channels)
+        k = np.asarray(kernel.detach().cpu() if isinstance(kernel, torch.Tensor) else kernel, dtype=np.float64)
+        if k.ndim != 2 or min(k.shape) < 1 or not np.isfinite(k).all():
+            raise OperatorError(f"a blur kernel must be a finite 2-D array, got shape {k.shape}.")
+        if boundary not in BOUNDARIES:
+            raise OperatorError(f"unknown boundary {boundary!r}; choose one of {', '.join(BOUNDARIES)}.")
+        u, s, vt = np.linalg.svd(k)
+        if s[0] <= 0 or (len(s) > 1 and s[1] > SEPARABLE_RTOL * s[0]):
+            raise OperatorError("the kernel is not separable (rank 1), so it has no row/column split; "
+                                "use MotionBlur (circular boundary) for a general kernel.")
+        sign = 1.0 if u[:, 0].sum() >= 0 else -1.0
+        self.col_taps = tuple(float(v) for v in sign * np.sqrt(s[0]) * u[:, 0])
+        self.row_taps = tuple(float(v) for v in sign * np.sqrt(s[0]) * vt[0])
+        self.boundary = boundary
+        self.register_buffer("kernel", torch.from_numpy(np.outer(self.col_taps, self.row_taps)))
+
+    def extra_repr(self) -> str:
+        return (f"kernel={tuple(self.kernel.shape)}, boundary={self.boundary!r}, channels={self.channels}, "
+                f"noise={self.noise.describe()!r}")
+
+    def _check_size(self, height: int, width: int, batch: int | None) -> None:
+        kh, kw = self.kernel.shape
+        if kh > height or kw > width:
+            raise OperatorError(f"the {kh}×{kw} blur kernel is larger than the {height}×{width} image; "
+                                f"use a smaller kernel or a larger image.")
+
+    def input_shape_for(self, y: torch.Tensor) -> tuple[int, ...]:
+        self._check_x(y, "y")  # blur keeps the size
+        return tuple(y.shape)
+
+    def _factors(self, height: int, width: int) -> tuple[Factor, Factor]:
+        return taps_factor(height, self.col_taps, self.boundary), taps_factor(width, self.row_taps, self.boundary)
 
 
 class MotionBlur(CircularConvolution):

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from invdiff import io as imageio
@@ -190,3 +191,19 @@ def test_api_rejects_nan_and_wrong_sizes(tiny_path):
     with pytest.raises(ValueError, match="binary"):
         invdiff.solve(torch.rand(3, 16, 16), task="inpaint", method="ddrm", prior=tiny_path, mask=torch.rand(16, 16))
     assert imageio.MAX_PIXELS == 8192 * 8192
+
+
+def test_gaussian_blur_keeps_its_boundary_with_a_given_kernel(cli, tmp_path, tiny):
+    """Issue 14, item 5: a saved Gaussian kernel solves with the reflect boundary; a 2-D kernel gets one clear line."""
+    random_image(tmp_path / "a.png")
+    r = cli("solve", "--task", "gaussian_blur", "--method", "ddrm", "--input", "a.png", "--output", "out/r.png",
+            *tiny, "--save-all", "--seed", "0")
+    assert r.code == 0, r.err
+    first = yaml.safe_load((tmp_path / "out/r.settings.yaml").read_text())
+    r = cli("solve", "--task", "gaussian_blur", "--method", "ddrm", "--input", "out/r.measurement.png", "--kernel",
+            "out/r.kernel.png", "--output", "again.png", "--save-all", *tiny)
+    assert r.code == 0, r.err
+    again = yaml.safe_load((tmp_path / "again.settings.yaml").read_text())
+    assert "reflect" in str(first) and "reflect" in str(again) and "circular" not in str(again)
+    np.save(tmp_path / "diag.npy", np.eye(3) / 3)
+    check(solve(cli, tiny, "--input", "a.png", "--kernel", "diag.npy", task="gaussian_blur"), 1, "--task motion_blur")

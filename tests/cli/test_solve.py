@@ -204,7 +204,7 @@ def test_info_commands(cli):
     assert r.code == 0 and "inpaint" in r.out and "a JPEG file" in r.out
     r = cli("methods")
     row = next(line for line in r.out.splitlines() if line.startswith("ddrm"))
-    assert r.code == 0 and row.split()[-2] == "no" and "ddrm × jpeg" in r.out
+    assert r.code == 0 and "no (1)" in row and row.split()[-2:] == ["20", "no"] and "ddrm × jpeg" in r.out
     r = cli("priors")
     assert r.code == 0 and "faces64" in r.out
 
