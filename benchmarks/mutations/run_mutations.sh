@@ -19,8 +19,8 @@ mutate() {  # file, sed expression, description, [test files…]
 }
 mutate invdiff/solvers/ddrm.py 's/unmeasured = x0 + (1 - eta\*\*2) \*\* 0.5 \* sigma_next \* eps + eta \* sigma_next \* z/unmeasured = x0 - (1 - eta**2) ** 0.5 * sigma_next * eps + eta * sigma_next * z/' "DDRM: wrong sign of the ε̂ term"
 mutate invdiff/solvers/ddrm.py 's/unmeasured = x0 + (1 - eta\*\*2) \*\* 0.5 \* sigma_next \* eps + eta \* sigma_next \* z/unmeasured = x0 + (1 - eta**2) ** 0.5 * sigma_next * eps/' "DDRM: missing noise term"
-mutate invdiff/solvers/ddrm.py 's/sigma_next = ((1 - abar\[i - 1\]) \/ abar\[i - 1\]) \*\* 0.5/sigma_next = ((1 - abar[i]) \/ abar[i]) ** 0.5/' "DDRM: wrong ᾱ index (σ_t for σ_{t-1})"
-mutate invdiff/solvers/repaint.py 's/x0 = ((x - (1 - abar\[i\]) \*\* 0.5 \* eps) \/ abar\[i\] \*\* 0.5)/x0 = ((x - (1 - abar[i - 1]) ** 0.5 * eps) \/ abar[i - 1] ** 0.5)/' "RePaint: wrong ᾱ index in x̂₀"
+mutate invdiff/solvers/ddrm.py 's/sigma_next = chain.sigma(i - 1)/sigma_next = chain.sigma(i)/' "DDRM: wrong ᾱ index (σ_t for σ_{t-1})"
+mutate invdiff/solvers/repaint.py 's/(x0, _), var_values = denoise(prior, x, chain, i), None/(x0, _), var_values = denoise(prior, x, chain, min(i + 1, len(chain) - 1)), None/' "RePaint: wrong ᾱ index in x̂₀"
 mutate invdiff/solvers/ancestral.py 's/    return mean + (var\*\*0.5 if/    return mean + 0 * (var**0.5 if/' "DPS/RePaint: ancestral step without its noise"
 mutate invdiff/solvers/repaint.py 's/b\*\*0.5 \* randn(x.shape, self.generator/0 * randn(x.shape, self.generator/' "RePaint: resampling step without its noise"
 mutate invdiff/solvers/dps.py 's/x = x_prev - (zeta \* span\[i\]) \* grad/x = x_prev + (zeta * span[i]) * grad/' "DPS: wrong sign of the likelihood step" tests/solvers/test_gaussian_posterior.py::test_structured_prior_lands_near_the_posterior_mean
@@ -35,7 +35,7 @@ mutate invdiff/solvers/repaint.py 's/k = torch.where(std > s_to, gap \/ (std\*\*
 mutate invdiff/solvers/dps.py 's/x = x_prev - (zeta \* span\[i\]) \* grad/x = x_prev - zeta * grad/' "DPS: step ignores respacing" tests/solvers/test_gaussian_posterior.py::test_dps_step_follows_the_respaced_schedule
 mutate invdiff/solvers/repaint.py 's/var = step_variance(prior, sched, posterior, i, var_values)/var = step_variance(prior, sched, posterior, i, None)/' "RePaint: learned variance ignored" tests/solvers/test_solver_options.py
 mutate invdiff/solvers/dps.py 's/var = step_variance(prior, sched, posterior, i, var_values)/var = step_variance(prior, sched, posterior, i, None)/' "DPS: learned variance ignored" tests/solvers/test_solver_options.py
-mutate invdiff/solvers/ddrm.py 's/            eps = (x_t - abar\[i\] \*\* 0.5 \* x0) \/ (1 - abar\[i\]) \*\* 0.5.*$//' "DDRM: ε̂ not recomputed from the clipped x̂₀" tests/solvers/test_solver_options.py
+mutate invdiff/solvers/steps.py 's/    return x0, eps_of(x, x0, a)/    return x0, eps_of(x, x0.detach() * 0 + prior.x0(x, t), a)/' "DDRM (all step-core users): ε̂ not recomputed from the clipped x̂₀" tests/solvers/test_solver_options.py
 mutate invdiff/solvers/base.py 's/raw=(x + 1.0) \/ 2.0)/raw=to_image(x))/' "SolveResult.raw clamped" tests/solvers/test_solver_options.py
 mutate invdiff/priors/fast.py 's/x_in = x.to(self.param_dtype() or x.dtype)/x_in = x.to(next(self.net.parameters()).dtype)/' "network without parameters: bare StopIteration" tests/solvers/test_solver_options.py
 # issue 16: the four few-step solvers, each with a wrong sign, a wrong ᾱ (or level) index and a halved σ_y

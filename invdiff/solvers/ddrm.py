@@ -33,7 +33,8 @@ import math
 import torch
 from tqdm import tqdm
 
-from .base import Generators, Solver, randn, spectral_measurement, timesteps_on
+from .base import Generators, Solver, randn, spectral_measurement
+from .steps import Chain, denoise
 
 
 class DDRM(Solver):
@@ -54,29 +55,23 @@ class DDRM(Solver):
         return None
 
     def _solve(self, y, operator, prior, generator: Generators, image_shape, progress):
-        sched = prior.schedule.respace(self.steps)  # all steps: the training schedule itself
-        abar = sched.alphas_cumprod.tolist()
+        chain = Chain.of(prior, self.steps, y.device)
         n, dim = image_shape[0], math.prod(image_shape[1:])
         y_bar_d, y_std_d, measured_d = spectral_measurement(y, operator, image_shape)
 
         # x_T: ȳ plus the noise that tops it up to σ_T where y is measured, pure noise elsewhere (DDRM §4.2)
-        sigma_T = ((1 - abar[-1]) / abar[-1]) ** 0.5
+        sigma_T = chain.sigma(len(chain) - 1)
         z = randn((n, dim), generator, y.device, y.dtype)
         usable = measured_d & (y_std_d <= sigma_T)
         top = torch.where(usable, y_bar_d, torch.zeros_like(y_bar_d))
         extra = sigma_T**2 - torch.where(usable, y_std_d, torch.zeros_like(y_std_d)) ** 2
         x_bar = top + extra.clamp_min(0).sqrt() * z
 
-        timesteps = timesteps_on(sched, y.device)
-        for i in tqdm(reversed(range(len(sched))), total=len(sched), disable=not progress, desc="ddrm"):
-            t = timesteps[i].expand(n)
-            x_t = operator.V(x_bar, image_shape) * abar[i] ** 0.5
-            with torch.no_grad():
-                eps = prior.eps(x_t, t)
-            x0 = ((x_t - (1 - abar[i]) ** 0.5 * eps) / abar[i] ** 0.5).clamp(-1, 1)
-            eps = (x_t - abar[i] ** 0.5 * x0) / (1 - abar[i]) ** 0.5  # ε̂ of the clipped x̂₀
+        for i in tqdm(reversed(range(len(chain))), total=len(chain), disable=not progress, desc="ddrm"):
+            x_t = operator.V(x_bar, image_shape) * chain.abar(i) ** 0.5
+            x0, eps = denoise(prior, x_t, chain, i)  # x̂₀ clipped, ε̂ of the clipped x̂₀
             x0_bar, eps_bar = operator.V_t(x0), operator.V_t(eps)
-            sigma_next = ((1 - abar[i - 1]) / abar[i - 1]) ** 0.5 if i > 0 else 0.0
+            sigma_next = chain.sigma(i - 1)  # 0 at the last step (i − 1 = −1: the clean image)
             x_bar = self._step(x0_bar, eps_bar, y_bar_d, y_std_d, measured_d, sigma_next,
                                randn((n, dim), generator, y.device, y.dtype))
         return operator.V(x_bar, image_shape)

@@ -45,8 +45,8 @@ import itertools
 import torch
 from tqdm import tqdm
 
-from .ancestral import ancestral_step, check_variance, step_variance, uses_learned
-from .base import Generators, Solver, randn, spectral_measurement, timesteps_on
+from .base import Generators, Solver, randn, spectral_measurement
+from .steps import Chain, ancestral_step, check_variance, denoise, step_variance, uses_learned
 
 
 def jump_schedule(T: int, jump_length: int, resamples: int) -> list[int]:
@@ -108,25 +108,25 @@ class RePaint(Solver):
         return None
 
     def _solve(self, y, operator, prior, generator: Generators, image_shape, progress):
-        sched = prior.schedule.respace(self.steps)  # all steps: the training schedule itself
-        abar, posterior = sched.alphas_cumprod.tolist(), sched.posterior_table()
+        chain = Chain.of(prior, self.steps, y.device)
+        sched, posterior = chain.schedule, chain.posterior()
         learned = uses_learned(self.variance, prior)
-        n = image_shape[0]
-        merge = SpectralMerge(y, operator, generator, image_shape, abar) if operator.linear else None
+        merge = SpectralMerge(y, operator, generator, image_shape, list(chain.abars)) if operator.linear else None
         project = None if operator.linear else (
             lambda x0, i: 2 * consistent(operator, (x0 + 1) / 2, y, 20 if i == 0 else 1) - 1)
-        timesteps = timesteps_on(sched, y.device)
         x = randn(image_shape, generator, y.device, y.dtype)
-        ts = jump_schedule(len(sched), self.jump_length, self.resamples)
+        ts = jump_schedule(len(chain), self.jump_length, self.resamples)
         for t_last, t_cur in tqdm(list(itertools.pairwise(ts)), disable=not progress, desc="repaint"):
             if t_cur > t_last:  # line 10, resampling: x_t ~ N(√(1−β_t) x_{t−1}, β_t I), given y
                 x = merge.up(x, t_last, t_cur) if merge is not None else self._up(x, sched, t_cur, generator)
                 continue
             i = t_last  # line 7: x^unknown_{t−1} ~ N(μ_θ(x_t, t), Σ_t) through x̂₀
-            with torch.no_grad():
-                eps, var_values = prior.model_output(x, timesteps[i].expand(n)) if learned else (
-                    prior.eps(x, timesteps[i].expand(n)), None)
-            x0 = ((x - (1 - abar[i]) ** 0.5 * eps) / abar[i] ** 0.5).clamp(-1, 1)
+            if learned:  # one call gives x̂₀ and Σ_θ's variance channels
+                with torch.no_grad():
+                    pred = prior.predict(x, chain.t(i, x.shape[0]))
+                x0, var_values = pred.x0.clamp(-1, 1), pred.var_values
+            else:
+                (x0, _), var_values = denoise(prior, x, chain, i), None
             if project is not None:
                 x0 = project(x0, i)  # JPEG: x̂₀ ← the closest image consistent with y
             var = step_variance(prior, sched, posterior, i, var_values)

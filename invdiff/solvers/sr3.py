@@ -22,11 +22,11 @@ conditional prior is required (and it cannot be used by the other solvers).
 
 from __future__ import annotations
 
-import torch
 from tqdm import tqdm
 
 from ..priors.conditional import ConditioningError, is_conditional
-from .base import Generators, Solver, UnsupportedTaskError, prior_space_measurement, randn, timesteps_on
+from .base import Generators, Solver, UnsupportedTaskError, prior_space_measurement, randn
+from .steps import Chain, ancestral_step, denoise
 
 
 class SR3(Solver):
@@ -84,18 +84,12 @@ class SR3(Solver):
         if tuple(operator.input_shape_for(y)) != tuple(image_shape):
             raise ValueError(f"a {tuple(y.shape[-2:])} measurement ×{operator.factor} gives images of "
                              f"{tuple(operator.input_shape_for(y))}, not {tuple(image_shape)}.")
-        sched = prior.schedule.respace(self.steps)  # all steps: the training schedule itself
-        abar, posterior = sched.alphas_cumprod.tolist(), sched.posterior_table()
-        timesteps = timesteps_on(sched, y.device)
-        n = image_shape[0]
+        chain = Chain.of(prior, self.steps, y.device)
+        posterior = chain.posterior()
         c = prior.conditioning.condition(prior_space_measurement(y, operator, image_shape)).to(y.dtype)
         x = randn(image_shape, generator, y.device, y.dtype)
-        for i in tqdm(reversed(range(len(sched))), total=len(sched), disable=not progress, desc="sr3"):
-            with torch.no_grad():
-                eps = prior.eps(x, timesteps[i].expand(n), c)
-            x0 = ((x - (1 - abar[i]) ** 0.5 * eps) / abar[i] ** 0.5).clamp(-1, 1)
-            c0, ct, var = posterior[i]
-            x = c0 * x0 + ct * x
-            if i > 0:
-                x = x + var**0.5 * randn(image_shape, generator, y.device, y.dtype)
+        for i in tqdm(reversed(range(len(chain))), total=len(chain), disable=not progress, desc="sr3"):
+            x0, _ = denoise(prior, x, chain, i, c)  # x̂₀ of p(x | up(y)), clipped
+            z = randn(image_shape, generator, y.device, y.dtype) if i else None
+            x = ancestral_step(x0, x, i, posterior, posterior[i][2], z)  # DDPM eq. 6–7, fixed β̃
         return x

@@ -66,10 +66,16 @@ class Chain:
         return self.schedule.posterior_table()
 
 
-def denoise(prior, x: torch.Tensor, chain: Chain, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x̂₀, ε̂) at step ``i`` from one network call: x̂₀ clipped to [-1, 1], ε̂ = (x_t − √ᾱ x̂₀)/√(1−ᾱ)."""
+def denoise(prior, x: torch.Tensor, chain: Chain, i: int, cond: torch.Tensor | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x̂₀, ε̂) at step ``i`` from one network call: x̂₀ clipped to [-1, 1], ε̂ = (x_t − √ᾱ x̂₀)/√(1−ᾱ).
+
+    ``cond``: the condition of a conditional prior (SR3's upsampled measurement), else None.
+    """
     a = chain.abar(i)
-    x0 = prior.x0(x, chain.t(i, x.shape[0])).clamp(-1, 1)
+    t = chain.t(i, x.shape[0])
+    with torch.no_grad():
+        x0 = (prior.x0(x, t) if cond is None else prior.x0(x, t, cond)).clamp(-1, 1)
     return x0, eps_of(x, x0, a)
 
 

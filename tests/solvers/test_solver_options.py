@@ -89,6 +89,11 @@ class Recorder:
         self.nfe += 1
         return torch.full_like(x, 3.0)
 
+    def x0(self, x, t):
+        """Tweedie's x̂₀ of that ε̂ (solvers on the step core ask for x̂₀)."""
+        a = self.inner.alphas_cumprod[torch.as_tensor(t).flatten()[0].long()].item()
+        return (x - (1 - a) ** 0.5 * self.eps(x, t)) / a**0.5
+
 
 def test_ddrm_eps_agrees_with_the_clipped_x0(prior):
     """Nothing measured, η = 0: x̄_{t−1} = x̂₀ + σ_{t−1} ε̂ must hold with ε̂ = (x̄_t − x̂₀)/σ_t for the clipped x̂₀."""
