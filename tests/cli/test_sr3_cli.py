@@ -58,5 +58,5 @@ def test_sr3_defaults_to_its_own_prior(monkeypatch, sr_path):
 def test_methods_lists_sr3_for_sr4_only(cli):
     r = cli("methods")
     row = next(line for line in r.out.splitlines() if line.startswith("sr3"))
-    assert r.code == 0 and row.split()[1:] == ["no", "(2)", "no", "(2)", "no", "(2)", "yes", "no", "(2)"]
+    assert r.code == 0 and row.split()[1:] == ["no", "(2)", "no", "(2)", "no", "(2)", "yes", "no", "(2)", "1000", "no"]
     assert "sr3 × inpaint, gaussian_blur, motion_blur, jpeg" in r.out
