@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from .base import Generators, Solver, randn, spectral_measurement
 from .repaint import consistent
-from .steps import Chain, denoise
+from .steps import Chain, denoise, svd_or_projection
 
 #: η per task when not given; tasks not listed take ``"default"`` (the reference code's 0.85). Chosen on the
 #: validation faces (held-out 100–149, η ∈ {0.5, 0.85, 1} at 100 steps, lowest mean LPIPS; benchmarks/results/
@@ -60,13 +60,7 @@ class DDNM(Solver):
         return {"eta": dict(ETA)}
 
     def supports(self, operator) -> str | None:
-        if operator.linear:
-            return None if operator.has_svd else "the operator exposes no SVD view."
-        if not operator.projectable:
-            return "the range–null split needs an SVD or a consistency projection, and this operator has neither."
-        if float(getattr(operator.noise, "sigma_y", 0.0)) > 0:
-            return "the JPEG projection treats the decoded file as exact, so it needs σ_y = 0."
-        return None
+        return svd_or_projection(operator, "the range–null split")
 
     def _solve(self, y, operator, prior, generator: Generators, image_shape, progress):
         eta = ETA.get(operator.name, ETA["default"]) if self.eta is None else self.eta

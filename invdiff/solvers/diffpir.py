@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from .base import Generators, Solver, randn, spectral_measurement
 from .repaint import consistent
-from .steps import Chain, denoise, eps_of
+from .steps import Chain, denoise, eps_of, svd_or_projection
 
 #: (λ, ζ) per task when not given; tasks not listed take ``"default"``. Chosen on the validation faces (held-out
 #: 100–149, λ ∈ {1, 7, 20} × ζ ∈ {0.3, 1} at 100 steps, lowest mean LPIPS; benchmarks/results/faces64-issue16/
@@ -60,13 +60,7 @@ class DiffPIR(Solver):
         return {"lam": {t: v[0] for t, v in DEFAULTS.items()}, "zeta": {t: v[1] for t, v in DEFAULTS.items()}}
 
     def supports(self, operator) -> str | None:
-        if operator.linear:
-            return None if operator.has_svd else "the closed-form data step needs the operator's SVD view."
-        if not operator.projectable:
-            return "the data step needs an SVD or a consistency projection, and this operator has neither."
-        if float(getattr(operator.noise, "sigma_y", 0.0)) > 0:
-            return "without a closed form, the data step is the JPEG projection, which needs σ_y = 0."
-        return None
+        return svd_or_projection(operator, "the data step")
 
     def hyper(self, operator) -> tuple[float, float]:
         """(λ, ζ) for this operator: the given ones, else the task's defaults."""

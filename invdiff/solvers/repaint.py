@@ -46,7 +46,15 @@ import torch
 from tqdm import tqdm
 
 from .base import Generators, Solver, randn, spectral_measurement
-from .steps import Chain, ancestral_step, check_variance, denoise, step_variance, uses_learned
+from .steps import (
+    Chain,
+    ancestral_step,
+    check_variance,
+    denoise,
+    step_variance,
+    svd_or_projection,
+    uses_learned,
+)
 
 
 def jump_schedule(T: int, jump_length: int, resamples: int) -> list[int]:
@@ -97,15 +105,7 @@ class RePaint(Solver):
         return sum(1 for a, b in itertools.pairwise(ts) if b < a)
 
     def supports(self, operator) -> str | None:
-        if not operator.linear:
-            if not operator.projectable:
-                return "the merge needs a linear operator with an SVD or a consistency projection, and this has neither."
-            if float(getattr(operator.noise, "sigma_y", 0.0)) > 0:
-                return "the JPEG projection treats the decoded file as exact, so it needs σ_y = 0."
-            return None
-        if not operator.has_svd:
-            return "the operator exposes no SVD view."
-        return None
+        return svd_or_projection(operator, "the merge")
 
     def _solve(self, y, operator, prior, generator: Generators, image_shape, progress):
         chain = Chain.of(prior, self.steps, y.device)

@@ -25,7 +25,22 @@ from .ancestral import ancestral_step, check_variance, step_variance, uses_learn
 from .base import timesteps_on
 
 __all__ = ["Chain", "ancestral_step", "check_variance", "ddim_sigma", "ddim_step", "denoise", "step_variance",
-           "uses_learned"]
+           "svd_or_projection", "uses_learned"]
+
+
+def svd_or_projection(operator, step: str) -> str | None:
+    """Why a solver whose data ``step`` uses the SVD (linear) or the consistency projection cannot take ``operator``.
+
+    ``None`` when it can: a linear operator with an SVD view, or a projectable one (JPEG) with a
+    noiseless measurement — the projection treats the decoded file as exact (RePaint, DDNM, DiffPIR).
+    """
+    if operator.linear:
+        return None if operator.has_svd else f"{step} needs the operator's SVD view, and it exposes none."
+    if not operator.projectable:
+        return f"{step} needs an SVD or a consistency projection, and this operator has neither."
+    if float(getattr(operator.noise, "sigma_y", 0.0)) > 0:
+        return "the JPEG projection treats the decoded file as exact, so it needs σ_y = 0."
+    return None
 
 
 @dataclass(frozen=True)
