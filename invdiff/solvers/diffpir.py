@@ -80,6 +80,8 @@ class DiffPIR(Solver):
                 x0 = self._data_step(operator, x0, spectral, lam, chain.sigma(i), image_shape)
             eps = eps_of(x, x0, chain.abar(i))
             a_prev = chain.abar(i - 1)
+            if i == 0:  # ᾱ_{−1} = 1: the clean image, no noise to draw
+                return x0
             z = randn(image_shape, generator, y.device, y.dtype)
             x = a_prev**0.5 * x0 + (1 - a_prev) ** 0.5 * ((1 - zeta) ** 0.5 * eps + zeta**0.5 * z)
         return x

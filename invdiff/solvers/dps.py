@@ -31,8 +31,8 @@ from __future__ import annotations
 import torch
 from tqdm import tqdm
 
-from .ancestral import ancestral_step, check_variance, step_variance, uses_learned
-from .base import Generators, Solver, randn, timesteps_on
+from .base import Generators, Solver, randn
+from .steps import Chain, ancestral_step, check_variance, step_variance, uses_learned
 
 #: ζ per task (step on ∇‖y − A x̂₀‖ per original timestep). Inpainting, ×4 SR and Gaussian blur: chosen on the
 #: validation faces (held-out 100–149, ζ ∈ {0.3, 0.5, 1, 2} at 100 steps, lowest mean LPIPS;
@@ -80,15 +80,14 @@ class DPS(Solver):
     def _solve(self, y, operator, prior, generator: Generators, image_shape, progress):
         zeta = self.zeta if self.zeta is not None else STEP.get(operator.name, 0.3)
         A = operator.apply_differentiable
-        sched = prior.schedule.respace(self.steps)  # all steps: the training schedule itself
-        posterior = sched.posterior_table()
+        chain = Chain.of(prior, self.steps, y.device)
+        sched, posterior = chain.schedule, chain.posterior()
         learned = uses_learned(self.variance, prior)
         orig = sched.timesteps.tolist()
         span = [t - (orig[i - 1] if i else -1) for i, t in enumerate(orig)]  # original steps per step
-        timesteps = timesteps_on(sched, y.device)
         x = randn(image_shape, generator, y.device, y.dtype)
-        for i in tqdm(reversed(range(len(sched))), total=len(sched), disable=not progress, desc="dps"):
-            t = timesteps[i].expand(x.shape[0])
+        for i in tqdm(reversed(range(len(chain))), total=len(chain), disable=not progress, desc="dps"):
+            t = chain.t(i, x.shape[0])
             with torch.enable_grad():
                 x_in = x.detach().requires_grad_(True)
                 if learned:
