@@ -12,6 +12,7 @@ removal cannot be committed by accident (the tests that load every shipped prior
 net). The state lives in this worktree's git directory.
 
     python3 benchmarks/device/travel.py leave-out faces64 faces64-sr4 --carry .carry
+    python3 benchmarks/device/travel.py leave-out natural --figures     # figures stay home too
     ... device call ...
     python3 benchmarks/device/travel.py restore
     python3 benchmarks/device/travel.py status --carry .carry
@@ -100,19 +101,29 @@ def report(carry: list[str]) -> None:
         print("travel: warning: over the limit: the call would be refused.", file=sys.stderr)
 
 
-def leave_out(priors: list[str], carry: list[str]) -> int:
+# Tracked files no GPU job reads: result figures and gzipped row dumps (≈ 16 MiB, measured 2026-11-26).
+FIGURES = ("benchmarks/**/*.png", "benchmarks/**/*.jsonl.gz", "benchmarks/results/*/results.jsonl")
+
+
+def figure_files() -> list[str]:
+    """Tracked figures and row dumps under ``benchmarks/`` (what ``--figures`` leaves out too)."""
+    return sorted(f for f in git("ls-files", "--", *(f":(glob){g}" for g in FIGURES)).split("\n") if f)
+
+
+def leave_out(priors: list[str], carry: list[str], figures: bool = False) -> int:
     if state_file().exists():
         print("travel: error: weights are already left out; run `travel.py restore` first.", file=sys.stderr)
         return 2
     if subprocess.run(["git", "diff", "--cached", "--quiet"], check=False).returncode != 0:
         print("travel: error: the index holds staged changes; commit or unstage them first.", file=sys.stderr)
         return 2
-    files = [f for p in priors for f in weight_files(p)]
+    files = [f for p in priors for f in weight_files(p)] + (figure_files() if figures else [])
     install_hook()
     state_file().write_text(json.dumps({"priors": priors, "files": files}, indent=1))
     git("rm", "--cached", "--quiet", "--", *files)
     set_exclude(files)
-    print(f"left out of the index (still on disk): {', '.join(files)}")
+    print(f"left out of the index (still on disk): {len(files)} files: {', '.join(files[:8])}"
+          + (" …" if len(files) > 8 else ""))
     report(carry)
     return 0
 
@@ -138,13 +149,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     lo = sub.add_parser("leave-out", help="leave these priors' weights out of what travels")
-    lo.add_argument("priors", nargs="+", help="built-in prior names, e.g. faces64 faces64-sr4")
+    lo.add_argument("priors", nargs="*", help="built-in prior names, e.g. faces64 faces64-sr4")
+    lo.add_argument("--figures", action="store_true",
+                    help="also leave out the tracked figures and row dumps under benchmarks/ (no GPU job reads them)")
     for p in (lo, sub.add_parser("status", help="print what a call would carry")):
         p.add_argument("--carry", nargs="*", default=[], help="paths the call will name in carry")
     sub.add_parser("restore", help="put the weights back into the index")
     args = ap.parse_args(argv)
     if args.cmd == "leave-out":
-        return leave_out(args.priors, args.carry)
+        if not args.priors and not args.figures:
+            ap.error("leave-out needs prior names, --figures, or both.")
+        return leave_out(args.priors, args.carry, args.figures)
     if args.cmd == "restore":
         return restore()
     report(args.carry)

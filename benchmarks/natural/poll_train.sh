@@ -12,7 +12,11 @@ done
 tail -n 5 runs/natural/stdout.log
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
 if [ -n "${OUT:-}" ]; then
-  cp runs/natural/natural*.safetensors runs/natural/natural.json "$OUT"/ 2>/dev/null
+  if [ -f runs/natural/natural.json ]; then
+    cp runs/natural/natural*.safetensors runs/natural/natural.json "$OUT"/
+  elif [ -f runs/natural/checkpoint.pt ]; then  # still training: bring back the newest checkpoint's EMA
+    python3 benchmarks/natural/export_checkpoint.py runs/natural/checkpoint.pt "$OUT/partial/natural"
+  fi
   tar czf "$OUT/natural-run.tar.gz" -C runs/natural log.jsonl stdout.log $(cd runs/natural && ls samples_*.png 2>/dev/null)
   ls -la "$OUT"
 fi

@@ -73,3 +73,21 @@ def test_leave_out_refuses_staged_changes_and_unknown_priors(repo):
     git(repo, "reset", "-q", "code.py")
     with pytest.raises(SystemExit, match="no tracked weights"):
         t.main(["leave-out", "nope"])
+
+
+def test_figures_leave_with_the_weights_and_come_back(repo):
+    t = travel()
+    fig = repo / "benchmarks/results/suite/grid.png"
+    fig.parent.mkdir(parents=True)
+    fig.write_bytes(b"png" * 100)
+    (repo / "data").mkdir()
+    (repo / "data/sample.png").write_bytes(b"png")  # a shipped sample, not a figure: it travels
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "figures")
+    before = git(repo, "ls-files", "-s").stdout
+    assert t.main(["leave-out", "--figures"]) == 0
+    left = tracked(repo)
+    assert "benchmarks/results/suite/grid.png" not in left and "data/sample.png" in left
+    assert "invdiff/weights/natural.safetensors" in left  # no prior named: the weights stay
+    assert t.main(["restore"]) == 0
+    assert git(repo, "ls-files", "-s").stdout == before

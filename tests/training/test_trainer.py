@@ -90,3 +90,23 @@ def test_ema_update_is_the_exponential_average_of_every_parameter():
         torch.testing.assert_close(e, 0.9 * b + 0.1 * p)
     with pytest.raises(ValueError, match="parameter tensors"):
         ema_update(ema, torch.nn.Linear(5, 2), 0.9)
+
+
+def test_checkpoint_export_is_the_ema_and_loads(tmp_path):
+    """benchmarks/natural/export_checkpoint.py: a running training's EMA comes back as a loadable bf16 prior."""
+    import importlib.util
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("export_checkpoint", repo / "benchmarks/natural/export_checkpoint.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    make_folder(tmp_path / "imgs")
+    trainer = Trainer(tiny_config(tmp_path, 10), device="cpu")
+    trainer.run(progress=False)  # exports tiny16.json, the --like of the partial export
+    path = module.export(tmp_path / "run/checkpoint.pt", tmp_path / "partial/tiny16", tmp_path / "run/tiny16.json")
+    meta = json.loads(path.read_text())
+    assert meta["training"]["steps"] == 10 and meta["training"]["weights"] == "EMA, stored as bfloat16"
+    prior = invdiff.load_prior(str(path))
+    for k, v in trainer.ema.state_dict().items():
+        torch.testing.assert_close(prior.net.state_dict()[k].float(), v.to(torch.bfloat16).float())
