@@ -38,9 +38,9 @@ from .steps import Chain, denoise, svd_or_projection
 
 #: η per task when not given; tasks not listed take ``"default"`` (the reference code's 0.85). Chosen on the
 #: validation faces (held-out 100–149, η ∈ {0.5, 0.85, 1} at 100 steps, lowest mean LPIPS; benchmarks/results/
-#: faces64-issue16/val16/choices.md): 0.5 for ×4 SR, 1.0 for Gaussian blur, 0.85 for inpainting. Motion blur
-#: (only η = 0.5 reached it) and JPEG (no rows) keep 0.85.
-ETA: dict[str, float] = {"sr4": 0.5, "gaussian_blur": 1.0, "default": 0.85}
+#: faces64-issue16/val16/choices.md): 0.5 for ×4 SR, 1.0 for Gaussian blur, 0.85 for inpainting; the second
+#: sweep (same images, 2026-11-26, motion blur and JPEG): 1.0 for motion blur, 0.5 for JPEG.
+ETA: dict[str, float] = {"sr4": 0.5, "gaussian_blur": 1.0, "motion_blur": 1.0, "jpeg": 0.5, "default": 0.85}
 
 
 class DDNM(Solver):

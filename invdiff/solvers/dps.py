@@ -37,9 +37,10 @@ from .steps import Chain, ancestral_step, check_variance, step_variance, uses_le
 #: ζ per task (step on ∇‖y − A x̂₀‖ per original timestep). Inpainting, ×4 SR and Gaussian blur: chosen on the
 #: validation faces (held-out 100–149, ζ ∈ {0.3, 0.5, 1, 2} at 100 steps, lowest mean LPIPS;
 #: benchmarks/results/faces64-issue16/val16/choices.md): 0.5, 1.0, 1.0 — the released configs' 0.3 for SR and
-#: deblurring was too weak at 64² (−1.6 dB on the face table's Gaussian blur). Motion blur and JPEG had no
-#: validation rows and keep the released value 0.3. Overridable per call (``zeta=``).
-STEP = {"inpaint": 0.5, "sr4": 1.0, "gaussian_blur": 1.0, "motion_blur": 0.3, "jpeg": 0.3}
+#: deblurring was too weak at 64² (−1.6 dB on the face table's Gaussian blur). The second sweep (same images,
+#: 2026-11-26): motion blur 1.0 (33.03 dB / .0126 against 30.68 / .0247 at 0.3), JPEG 0.3. Overridable per call
+#: (``zeta=``).
+STEP = {"inpaint": 0.5, "sr4": 1.0, "gaussian_blur": 1.0, "motion_blur": 1.0, "jpeg": 0.3}
 
 
 class DPS(Solver):

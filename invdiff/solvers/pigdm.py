@@ -28,10 +28,11 @@ from .base import Generators, Solver, randn, spectral_measurement
 from .steps import Chain, ddim_step, eps_of
 
 #: guidance weight w per task when not given; tasks not listed take ``"default"``. Chosen on the validation faces
-#: (held-out 100–149, w ∈ {0.5, 1, 2} at 100 steps, lowest mean LPIPS; benchmarks/results/faces64-issue16/
-#: val16/choices.md): w = 2 on all five linear tasks — the top of the grid, so a larger w may do better still.
-#: JPEG had no validation rows and keeps the paper's w = 1.
-WEIGHTS: dict[str, float] = {"jpeg": 1.0, "default": 2.0}
+#: (held-out 100–149, w ∈ {0.5, 1, 2, 4, 8} at 100 steps, lowest mean LPIPS; benchmarks/results/faces64-issue16/
+#: val16/choices.md): 2 for Gaussian and motion blur, 4 for ×4 SR, 1 for JPEG (4 and 8 diverge there). Inpainting
+#: shares one operator for both masks: box chose 2 (LPIPS .0246, 4 gives .0248) and random 8 (.0395; 4 gives .0466,
+#: 2 .0615, while 8 diverges on box), so inpainting takes 4.
+WEIGHTS: dict[str, float] = {"inpaint": 4.0, "sr4": 4.0, "jpeg": 1.0, "default": 2.0}
 
 
 class PiGDM(Solver):
