@@ -24,10 +24,11 @@ def test_card_says_what_it_is(prior):
     meta = prior.meta
     assert meta["any_size"] is True and meta["architecture"]["attention_resolutions"] == []
     assert meta["weights_encoding"] == "int8-per-channel" and meta["training"]["crop"] == 64
-    assert meta["training"]["images_seen"] >= 3_000_000 and "ATTRIBUTION-nips17-dev" in meta["license"]
+    assert meta["training"]["images_seen"] >= 12_000_000 and len(meta["training"]["runs"]) == 2
+    assert "ATTRIBUTION-nips17-dev" in meta["license"] and meta["float16_layers"][-1] == "out."
     assert sum(p.numel() for p in prior.net.parameters()) == 19_406_467
     card = (weights_dir() / "natural.md").read_text()
-    assert "3,020,800 crops seen" in card and "Kodak24" in card
+    assert "12,083,200 crops seen" in card and "Kodak24" in card
 
 
 def test_one_denoising_step_on_a_photo_at_an_odd_size(prior):
