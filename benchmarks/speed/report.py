@@ -6,6 +6,8 @@ Reads ``solvers_b1.json`` (and ``solvers_b8.json`` if present) from ``solvers.py
 from ``peers.py``; every number printed is read from those files. Methods timed in a later batch-1
 run on the same kind of GPU (``solvers_b1_<method>.json``, e.g. ``solvers.py --methods sr3``) join the
 solver table, with that run's own floor next to the first run's so the two machines can be compared.
+Peers timed in a later call (``peers_<tag>.json``, e.g. issue 16's deepinv DiffPIR and ΠGDM, timed in
+the same GPU call as ``solvers_b1_<tag>.json``) join the peer column for the methods ``peers.json`` lacks.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import json
 import sys
 from pathlib import Path
 
-PEER_NAMES = {"dps": "deepinv DPS", "ddrm": "deepinv DDRM", "repaint": "diffusers RePaint"}
-GOALS_S = {"dps": 10.0, "repaint": 10.0, "ddrm": 0.1}
+PEER_NAMES = {"dps": "deepinv DPS", "ddrm": "deepinv DDRM", "repaint": "diffusers RePaint", "diffpir": "deepinv DiffPIR",
+              "pigdm": "deepinv ΠGDM"}
+GOALS_S = {"dps": 10.0, "repaint": 10.0, "ddrm": 0.1, "diffpir": 0.5, "ddnm": 0.4}
+GOALS_SPEED_UP = {"diffpir": 4.0}  # issue 16: at least 4× faster than deepinv's DiffPIR in the same run
 
 
 def _load(folder: Path, name: str) -> dict | None:
@@ -55,10 +59,36 @@ def solver_lines(b1: dict, peers: dict | None) -> list[str]:
             f"| {m} ({_settings(r['settings'])})", str(r["nfe"]), f"{r['seconds_per_image']:.3f}",
             f"{PEER_NAMES.get(m, '–')} {(p or {}).get('library', '').split()[-1] if p else ''}".strip(),
             f"{peer_s:.3f}" if peer_s else "–", f"{peer_s / r['seconds_per_image']:.1f}×" if peer_s else "–",
-            f"≤ {GOALS_S[m]:g}" if m in GOALS_S else "–", f"{r['ms_per_nfe']:.2f}", f"{r['floor_ms_per_call']:.2f}",
+            _goal(m), f"{r['ms_per_nfe']:.2f}", f"{r['floor_ms_per_call']:.2f}",
             f"{r['overhead_ratio']:.2f}", f"{r['peak_mib']:.0f}", agree_txt]) + " |")
     lines.append("")
     return lines
+
+
+def _goal(m: str) -> str:
+    goals = ([f"≤ {GOALS_S[m]:g}"] if m in GOALS_S else []) + (
+        [f"≥ {GOALS_SPEED_UP[m]:g}× peer"] if m in GOALS_SPEED_UP else [])
+    return ", ".join(goals) or "–"
+
+
+def later_peers(folder: Path, peers: dict | None) -> tuple[dict, list[str]]:
+    """Peer rows of ``peers_*.json`` for methods ``peers.json`` lacks, and a note per file (read from the JSON)."""
+    have = set((peers or {}).get("results", {}))
+    rows, notes = {}, []
+    for path in sorted(folder.glob("peers_*.json")):
+        later = json.loads(path.read_text())
+        new = {m: r for m, r in later["results"].items() if m not in have and m not in rows}
+        if not new:
+            continue
+        rows.update(new)
+        v = later.get("versions", {})
+        runs = "; ".join(
+            f"{PEER_NAMES.get(m, m)} {r['config']['steps']} steps: {r['nfe']} network calls ({r['nfe_with_grad_to_input']} "
+            f"with grad to the input), {r['ms_per_network_call']:.2f} ms / call, best of {len(r['seconds_runs'])} runs"
+            + (f" — {r['sampler']}" if r.get("sampler") else "") for m, r in new.items())
+        notes.append(f"peers {', '.join(new)}: timed in `{path.name}` ({later.get('gpu') or later.get('device')}, "
+                     f"torch {v.get('torch')}, deepinv {v.get('deepinv')}; fp32 eager, as shipped): {runs}.")
+    return rows, notes
 
 
 def later_runs(folder: Path, b1: dict) -> tuple[list[dict], list[str]]:
@@ -114,6 +144,10 @@ def main() -> None:
               "timed back to back); fast-vs-fp32 agreement: PSNR between the outputs of the two modes for the "
               "same seeds, at the shortened schedules in brackets."), ""]
     extra_rows, notes = later_runs(folder, b1)
+    extra_peers, peer_notes = later_peers(folder, peers)
+    notes += peer_notes
+    if extra_peers:
+        peers = {**(peers or {}), "results": {**(peers or {}).get("results", {}), **extra_peers}}
     lines += floor_lines(b1) + solver_lines({**b1, "runs": b1["runs"] + extra_rows}, peers)
     lines += [*(f"- {n}" for n in notes), ""] if notes else []
     if b8 is not None:

@@ -3,7 +3,10 @@
 #   bash benchmarks/speed/run_gpu.sh ours 1      # our solvers + network floor at batch 1 (→ $OUT/solvers.json)
 #   bash benchmarks/speed/run_gpu.sh ours 8      # the same at batch 8 (throughput)
 #   bash benchmarks/speed/run_gpu.sh peers       # deepinv DPS / DDRM and diffusers RePaint (→ $OUT/peers.json)
-# The peers travel as wheels in .carry/peers-wheels (benchmarks/speed/peers-wheels.txt lists them).
+#   bash benchmarks/speed/run_gpu.sh issue16     # issue 16 in one call: deepinv 0.5.0 DiffPIR-100 and ΠGDM-100
+#        (→ $OUT/peers_issue16.json), then our DiffPIR-100 / DDNM-100 / ΠGDM-100 with the floor (→ $OUT/solvers_b1_issue16.json)
+# The peers travel as wheels in .carry/peers-wheels (benchmarks/speed/peers-wheels.txt lists them); issue16 needs
+# only deepinv's own two, in .carry/peers-wheels-deepinv (the image has the rest of what deepinv imports).
 set -uo pipefail
 out=${OUT:-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=$PWD/runs/inductor-cache
@@ -18,5 +21,13 @@ case "${1:-ours}" in
   peers)
     python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/peers-wheels/*.whl
     PYTHONPATH=/tmp/site python3 benchmarks/speed/peers.py --out "$out/peers.json" 2>&1 | tee "$out/peers.log" ;;
-  *) echo "usage: $0 ours [BATCH] | peers" >&2; exit 2 ;;
+  issue16)
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
+      .carry/peers-wheels-deepinv/*.whl || exit 1
+    PYTHONPATH=/tmp/site python3 benchmarks/speed/peers.py --methods diffpir,pigdm --repeats 3 \
+      --out "$out/peers_issue16.json" 2>&1 | tee "$out/peers_issue16.log"
+    python3 benchmarks/speed/solvers.py --methods diffpir,ddnm,pigdm --batches 1 --out "$out/i16" 2>&1 \
+      | grep -v -i "warn" | tee "$out/solvers_b1_issue16.log"
+    cp "$out/i16/solvers.json" "$out/solvers_b1_issue16.json" && rm -r "${out:?}/i16" ;;
+  *) echo "usage: $0 ours [BATCH] | peers | issue16" >&2; exit 2 ;;
 esac

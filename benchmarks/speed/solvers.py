@@ -1,4 +1,4 @@
-"""Time invdiff's DPS, RePaint and DDRM at 256² against the network floor, in one process.
+"""Time invdiff's solvers (DPS, RePaint, DDRM, SR3, DiffPIR, DDNM, ΠGDM) at 256² against the network floor.
 
 What one run measures (ADM FFHQ preset with random weights, box inpainting 128×128 at 256², σ_y 0.05):
 
@@ -6,18 +6,21 @@ What one run measures (ADM FFHQ preset with random weights, box inpainting 128×
   fast mode's ε̂ and input gradient from eager fp32's at one batch-1 point) — forward (no grad) and forward+backward to the input — in eager fp32
   and in the fast mode (bf16 autocast + channels_last + ``torch.compile(mode="reduce-overhead")``),
   timed through the prior exactly as the solvers call it;
-* each solver at its published length (DPS-1000, RePaint 250/10/10 = 2,410 NFE, DDRM-20, and SR3-1000
-  on ×4 super-resolution with the SR3 form of the same architecture: 3 more input channels) in the
+* each solver at its published length (DPS-1000, RePaint 250/10/10 = 2,410 NFE, DDRM-20, SR3-1000
+  on ×4 super-resolution with the SR3 form of the same architecture: 3 more input channels, and
+  issue 16's DiffPIR-100, DDNM-100 and ΠGDM-100 with their inpainting defaults) in the
   fast mode, at each ``--batches`` size: seconds per image, NFE, ms per NFE, overhead ratio
-  = s/image ÷ (NFE × floor per call in the same mode and batch), images per minute, peak memory;
+  = s/image ÷ (NFE × floor per call in the same mode and batch; forward+backward for the solvers that
+  back-propagate through the network, DPS and ΠGDM), images per minute, peak memory;
 * agreement of the fast mode with eager fp32 for the same seeds, at shortened schedules (DPS-100,
-  RePaint 50/5/5, DDRM-20; they cost eager-fp32 network time, so the full lengths are not rerun):
-  PSNR between the two outputs on the [0, 1] scale.
+  RePaint 50/5/5, DDRM-20, the 100-step solvers at 100; they cost eager-fp32 network time, so the
+  full lengths are not rerun): PSNR between the two outputs on the [0, 1] scale.
 
 Randomness goes through CUDA ``torch.Generator`` objects, one per image (CPU generators would
 copy every step's noise to the GPU with a blocking copy). Writes ``solvers.json`` to ``--out``.
 
     python3 benchmarks/speed/solvers.py --out $OUT                 # GPU, the full protocol
+    python3 benchmarks/speed/solvers.py --methods diffpir,ddnm,pigdm --out $OUT   # issue 16's solvers
     python3 benchmarks/speed/solvers.py --tiny --device cpu        # CPU smoke run (tests use it)
 """
 
@@ -42,14 +45,15 @@ from invdiff.solvers import build_solver, seeded_generators
 from invdiff.tasks import make_problem
 from operators.generators import box_mask
 
+STEPS100 = ("diffpir", "ddnm", "pigdm")  # issue 16: 100 steps, the per-task defaults (inpainting)
 FULL = {"dps": {"steps": 1000}, "repaint": {"steps": 250, "jump_length": 10, "resamples": 10},
-        "ddrm": {"steps": 20}, "sr3": {"steps": 1000}}
+        "ddrm": {"steps": 20}, "sr3": {"steps": 1000}, **{m: {"steps": 100} for m in STEPS100}}
 AGREEMENT = {"dps": {"steps": 100}, "repaint": {"steps": 50, "jump_length": 5, "resamples": 5},
-             "ddrm": {"steps": 20}, "sr3": {"steps": 100}}
+             "ddrm": {"steps": 20}, "sr3": {"steps": 100}, **{m: {"steps": 100} for m in STEPS100}}
 WARMUP = {"dps": {"steps": 3}, "repaint": {"steps": 4, "jump_length": 2, "resamples": 2}, "ddrm": {"steps": 3},
-          "sr3": {"steps": 3}}
+          "sr3": {"steps": 3}, **{m: {"steps": 3} for m in STEPS100}}
 TINY = {"dps": {"steps": 4}, "repaint": {"steps": 6, "jump_length": 2, "resamples": 2}, "ddrm": {"steps": 4},
-        "sr3": {"steps": 4}}
+        "sr3": {"steps": 4}, **{m: {"steps": 4} for m in STEPS100}}
 
 
 def randomize_zeroed(model: torch.nn.Module) -> None:
@@ -178,6 +182,13 @@ def run_solver(method: str, settings: dict, prior, op, y, device: torch.device, 
     return res, seconds, peak
 
 
+def resolved_settings(res, operator) -> dict:
+    """The solve's settings with each ``None`` filled by the solver's default for this task (as the solve used it)."""
+    table = build_solver(res.method).task_defaults()
+    return {k: table[k].get(operator.name, table[k].get("default")) if v is None and k in table else v
+            for k, v in res.settings.items()}
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     mse = (a.double() - b.double()).square().mean().item()
     return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
@@ -187,7 +198,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", default="adm-ffhq256")
     ap.add_argument("--batches", default="1", help="comma-separated batch sizes, e.g. 1,8")
-    ap.add_argument("--methods", default="dps,repaint,ddrm,sr3")
+    ap.add_argument("--methods", default="dps,repaint,ddrm,sr3", help=f"comma-separated, of {','.join(FULL)}")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--compile", default="reduce-overhead", help="compile mode of the fast path, or 'none'")
     ap.add_argument("--no-agreement", action="store_true", help="skip the eager-fp32 vs fast comparison")
@@ -197,6 +208,8 @@ def main() -> None:
     args = ap.parse_args()
     device = torch.device(args.device)
     methods = [m for m in args.methods.split(",") if m]
+    if set(methods) - set(FULL):
+        ap.error(f"unknown --methods {sorted(set(methods) - set(FULL))}; known: {', '.join(FULL)}")
     full, agree, warm = (TINY, TINY, TINY) if args.tiny else (FULL, AGREEMENT, WARMUP)
     name = "tiny" if args.tiny else args.preset
     prior = build_prior(name, device)
@@ -244,8 +257,9 @@ def main() -> None:
             op, y = problems[key](prior.resolution, batch, device)
             run_solver(m, warm[m], p, op, y, device)  # settles every remaining graph of this solver's loop
             res, seconds, peak = run_solver(m, full[m], p, op, y, device)
-            per_call = floor["forward_backward_ms"] if m == "dps" else floor["forward_ms"]
-            row = {"method": m, "batch": batch, "settings": full[m], "nfe": res.nfe, "seconds_total": seconds,
+            per_call = floor["forward_backward_ms"] if res.backprop else floor["forward_ms"]  # DPS, ΠGDM: + backward
+            row = {"method": m, "batch": batch, "settings": full[m], "solver_settings": resolved_settings(res, op),
+                   "backprop": res.backprop, "nfe": res.nfe, "seconds_total": seconds,
                    "seconds_per_image": seconds / batch, "ms_per_nfe": 1e3 * seconds / res.nfe,
                    "floor_ms_per_call": per_call, "overhead_ratio": 1e3 * seconds / (res.nfe * per_call),
                    "images_per_minute": 60 * batch / seconds, "peak_mib": peak}
