@@ -1,8 +1,9 @@
 """Does DPS's best ζ grow with the image size? A check on held-out natural crops (validation split, CPU).
 
 DPS moves x by ζ ∇‖y − A x̂₀‖ per original timestep. ∇‖r‖ = −(∂x̂₀/∂x)ᵀ Aᵀ r / ‖r‖ has a norm of order one whatever
-the number n of pixel values, so its per-pixel size falls as 1/√n: a ζ tuned on 64² faces is √(n/12,288) times too
-weak per pixel at n values (≈ 9.8× at 768×512). This script measures PSNR and LPIPS of DPS-100 with the natural
+the number n of pixel values, so its per-pixel size falls as 1/√n: by that argument a ζ tuned on 64² faces would be
+√(n/12,288) times too weak per pixel at n values (≈ 9.8× at 768×512). The measurement (size_scaling.txt) says the
+best ζ grows less than that. This script measures PSNR and LPIPS of DPS-N with the natural
 prior on centre crops of the natural pack's *val* split (held out from training, never an evaluation set) at two
 sizes and several ζ, Gaussian blur (61×61, σ = 3) with σ_y = 0.05, and prints one table.
 
