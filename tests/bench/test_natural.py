@@ -30,7 +30,9 @@ def test_the_natural_suite_names_its_images_tasks_and_subset():
     assert (cbsd.label, cbsd.dataset) == ("cbsd68", "natural-bsds/val") and len(set(cbsd.images)) == 68
     gpu8 = suite.subsets["gpu8"]
     assert sum(n.startswith("kodak24/") for n in gpu8) == 8 and sum(n.startswith("cbsd68/") for n in gpu8) == 8
-    assert {m.label: m.images for m in suite.methods} == {"ddrm": None, "dps": "gpu8", "repaint": "gpu8"}
+    assert {m.label: m.images for m in suite.methods} == {
+        "ddrm": None, "dps": "gpu8", "repaint": "gpu8",
+        **{k: "gpu8" for k in ("diffpir", "ddnm", "pigdm", "daps", "dps-100")}}  # issue 16's few-step rows
     tasks = {t.label: t for t in suite.tasks}
     assert set(tasks) == TASKS and all(t.sigma_y == 0.05 for k, t in tasks.items() if k != "jpeg10")
     assert tasks["inpaint_box"].params == {"mask_kind": "box", "centred": True}

@@ -38,6 +38,11 @@ def test_rows_go_through_their_own_operator():
         stack.apply(x[:2])
 
 
+#: float32 rounding, amplified by the solvers' large guidance steps on this tiny random network (measured: DPS at
+#: motion blur's ζ = 1 over 3 steps differs by 2.7e-5 between batched and alone; a batch-coupling bug differs by O(1))
+TOLERANCE = {"pigdm": 5e-4, "daps": 5e-4, "dps": 1e-4}
+
+
 @pytest.mark.parametrize("method, settings", [("ddrm", {"steps": 3}), ("repaint", {"steps": 3, "jump_length": 1,
                                                                                       "resamples": 2}),
                                               ("dps", {"steps": 3}), ("diffpir", {"steps": 3}), ("ddnm", {"steps": 3}),
@@ -55,4 +60,4 @@ def test_a_batched_solve_equals_solving_each_image_alone(method, settings):
                        for i, op in enumerate(ops)])
     # ΠGDM (a VJP through the random tiny network) and DAPS (Langevin on it) amplify float reduction-order
     # differences: measured max |batched − alone| 7e-5 and 5e-5; a mixed-up image would differ by ~1
-    assert torch.allclose(batched, alone, atol=5e-4 if method in ("pigdm", "daps") else 1e-5)
+    assert torch.allclose(batched, alone, atol=TOLERANCE.get(method, 1e-5))
