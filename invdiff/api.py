@@ -149,6 +149,12 @@ def group_cases(indices: list[int], cases: dict[int, Case], batch_size: int) -> 
 FAST_SPEED: dict[str, Any] = {"dtype": "bf16", "channels_last": True, "compile": "reduce-overhead"}
 
 
+#: What a prior loaded by name or path onto the CPU gets (still eager float32, the "fp32" speed mode): channels_last
+#: memory. Measured on this project's 2-core CPU, natural prior, one call at 768×512: 8.8 s contiguous, 6.7 s
+#: channels_last (oneDNN's preferred layout); DDRM-20 on a Kodak photo took 181 s before.
+CPU_SPEED: dict[str, Any] = {"channels_last": True}
+
+
 def speed_mode(fast: bool) -> str:
     """The recorded name of a speed mode: ``"fast"`` or ``"fp32"`` (eager float32, the default)."""
     return "fast" if fast else "fp32"
@@ -235,7 +241,8 @@ def get_prior(prior, device: str | torch.device | None = None, architecture=None
     if key not in _PRIORS:
         _check_installed(prior, path)
         loaded = load_prior(prior, architecture=architecture, device=device)
-        _PRIORS[key] = loaded.configure(**FAST_SPEED) if fast else loaded
+        on_cpu = torch.device(device).type == "cpu"
+        _PRIORS[key] = loaded.configure(**FAST_SPEED) if fast else loaded.configure(**CPU_SPEED) if on_cpu else loaded
     return _PRIORS[key]
 
 

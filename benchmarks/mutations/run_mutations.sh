@@ -51,3 +51,5 @@ mutate invdiff/solvers/pigdm.py 's/finite = torch.where(measured, y_std, torch.z
 mutate invdiff/solvers/daps.py 's/x0 = x0 - step \* grad/x0 = x0 + step * grad/' "DAPS: wrong sign of the Langevin drift" tests/solvers/test_fewstep_laws.py
 mutate invdiff/solvers/daps.py 's/x = x0 + levels\[k + 1\] \* randn/x = x0 + levels[k] * randn/' "DAPS: re-noised to the wrong level" tests/solvers/test_fewstep_laws.py
 mutate invdiff/solvers/daps.py 's/sigma_y = max(float(getattr(operator.noise, "sigma_y", 0.0)), self.sigma_floor)/sigma_y = 0.5 * max(float(getattr(operator.noise, "sigma_y", 0.0)), self.sigma_floor)/' "DAPS: σ_y halved" tests/solvers/test_fewstep_laws.py
+# session 2026-11-26: the CPU's channels_last default
+mutate invdiff/api.py 's/^CPU_SPEED: dict\[str, Any\] = {"channels_last": True}/CPU_SPEED: dict[str, Any] = {}/' "API: priors on the CPU without channels_last" tests/cli/test_fast.py

@@ -70,14 +70,26 @@ def test_api_fast_on_the_cpu_is_one_usage_error_before_loading(monkeypatch, tiny
         assert "\n" not in str(err.value)
 
 
+def test_the_cpu_default_is_channels_last_float32_with_the_same_output(fresh_cache, tiny_path):
+    """A prior loaded onto the CPU runs channels_last (api.CPU_SPEED, faster there) and gives what the contiguous
+    float32 network gives, to rounding."""
+    plain = api.get_prior(tiny_path, "cpu")
+    contiguous = load_prior(tiny_path)
+    x = torch.randn(2, 3, 16, 24, generator=torch.Generator().manual_seed(1))
+    t = torch.tensor([10, 500])
+    with torch.no_grad():
+        torch.testing.assert_close(plain.x0(x, t), contiguous.x0(x, t), rtol=1e-5, atol=1e-5)
+    assert plain.speed.channels_last and plain.speed.dtype == "fp32" and plain.speed.compile is False
+
+
 # -- the cache never leaks a configured prior ----------------------------------------------------
 def test_fast_and_fp32_priors_are_different_cached_objects(fresh_cache, tiny_path):
     plain = api.get_prior(tiny_path, "cpu")
     fast = api.get_prior(tiny_path, "cpu", None, True)
     assert fast is not plain and fast.net is not plain.net
-    assert plain.speed == SpeedConfig() and fast.speed == SpeedConfig(**api.FAST_SPEED)
+    assert plain.speed == SpeedConfig(**api.CPU_SPEED) and fast.speed == SpeedConfig(**api.FAST_SPEED)
     assert api.get_prior(tiny_path, "cpu") is plain and api.get_prior(tiny_path, "cpu", None, True) is fast
-    assert plain.speed == SpeedConfig()  # still: nothing configured it in place
+    assert plain.speed == SpeedConfig(**api.CPU_SPEED)  # still: nothing configured it in place
     assert {key[-1] for key in api._PRIORS} == {"fp32", "fast"}
 
 
@@ -104,7 +116,7 @@ def test_fast_plumbing_records_the_mode_and_seeds_the_sampler_per_image(cpu_fast
     fast = api.solve(x, task="inpaint", method="ddrm", prior=tiny_path, steps=2, seed=3, fast=True)
     assert plain.settings["speed"] == "fp32" and fast.settings["speed"] == "fast"
     assert fast.prior is not plain.prior and fast.prior.speed == SpeedConfig(**cpu_fast)
-    assert plain.prior.speed == SpeedConfig()
+    assert plain.prior.speed == SpeedConfig(**api.CPU_SPEED)
     assert torch.equal(fast.measurement, plain.measurement)  # the protocol's draws do not move
     # the sampler's generators: fresh ones seeded seed + i on the solving device (here the CPU)
     again = fast.solver.solve(torch.cat([c.y for c in fast.cases]), api.merge_operator(fast.cases), fast.prior,
