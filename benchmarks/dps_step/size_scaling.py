@@ -26,21 +26,16 @@ import invdiff
 import operators
 from invdiff.metrics import Metrics
 from invdiff.solvers import DPS
-from invdiff.training.pack import read_pack
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "natural"))
+from make_val_crops import val_centre_crops
 
 
 def crops(pack: str, count: int, size: int, min_side: int) -> torch.Tensor:
     """Centre ``size``² crops of the first ``count`` val images with sides ≥ ``min_side`` (the same images at
     every size), N×3×size×size in [0, 1]."""
-    out = []
-    for im in read_pack(pack, "val"):
-        h, w = im.shape[:2]
-        if min(h, w) >= min_side:
-            t, l = (h - size) // 2, (w - size) // 2
-            out.append(torch.from_numpy(np.ascontiguousarray(im[t:t + size, l:l + size])).permute(2, 0, 1).float() / 255)
-        if len(out) == count:
-            break
-    return torch.stack(out)
+    found = val_centre_crops(pack, size, count, min_side)
+    return torch.stack([torch.from_numpy(c).permute(2, 0, 1).float() / 255 for _, c in found])
 
 
 def main() -> int:

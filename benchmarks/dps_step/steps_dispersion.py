@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from invdiff.solvers import DPS
 from invdiff.solvers.base import prior_space_measurement
 from tests.solvers.gaussian import GaussianPrior, dense_matrix, posterior, smooth_covariance
-from tests.solvers.test_gaussian_posterior import D, SHAPE, ZETA, make_operator
+from tests.solvers.test_gaussian_posterior import SHAPE, ZETA, D, make_operator
 
 N = 300
 

@@ -15,10 +15,26 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from invdiff.training.pack import read_pack
+
+
+def val_centre_crops(pack: str | Path, size: int, count: int, min_side: int | None = None) -> list[tuple[int, np.ndarray]]:
+    """(index in the val split, ``size``² centre crop) of the first ``count`` val images whose sides are at least
+    ``min_side`` (default ``size``; a larger one keeps the same images for several sizes), in manifest order."""
+    out = []
+    for k, im in enumerate(read_pack(pack, "val")):
+        h, w = im.shape[:2]
+        if min(h, w) < (min_side or size):
+            continue
+        t, l = (h - size) // 2, (w - size) // 2
+        out.append((k, np.array(im[t:t + size, l:l + size])))  # a writable copy
+        if len(out) == count:
+            break
+    return out
 
 
 def main() -> int:
@@ -28,19 +44,16 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=160)
     ap.add_argument("--count", type=int, default=6)
     args = ap.parse_args()
+    crops = val_centre_crops(args.pack, args.size, args.count)
+    if not crops:
+        print(f"make_val_crops: error: no val image of {args.pack} is at least {args.size} px on each side.",
+              file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    written = 0
-    for k, im in enumerate(read_pack(args.pack, "val")):
-        h, w = im.shape[:2]
-        if min(h, w) < args.size:
-            continue
-        t, l = (h - args.size) // 2, (w - args.size) // 2
-        Image.fromarray(im[t:t + args.size, l:l + args.size]).save(args.out / f"val{k:03d}.png")
-        written += 1
-        if written == args.count:
-            break
-    print(f"wrote {written} crops of {args.size}² to {args.out}")
-    return 0 if written else 2
+    for k, crop in crops:
+        Image.fromarray(crop).save(args.out / f"val{k:03d}.png")
+    print(f"wrote {len(crops)} crops of {args.size}² to {args.out}")
+    return 0
 
 
 if __name__ == "__main__":

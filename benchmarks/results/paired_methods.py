@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from invdiff.bench.report import mean_ci
 from invdiff.bench.store import all_rows
 
 METRICS = (("psnr", 1), ("ssim", 1), ("lpips", -1))  # (metric, +1 when higher is better)
@@ -34,8 +34,8 @@ def paired(rows: list[dict], a: str, b: str) -> list[dict]:
         for metric, sign in METRICS:
             d = np.array([by[(task, a, i)][metric] - by[(task, b, i)][metric] for i in images
                           if by[(task, a, i)].get(metric) is not None])
-            half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-            rec[metric] = (float(d.mean()), float(half), int((sign * d > 0).sum()))
+            mean, half = mean_ci(d)  # the tables' interval
+            rec[metric] = (mean, half, int((sign * d > 0).sum()))
         out.append(rec)
     return out
 
