@@ -86,6 +86,9 @@ class TrainConfig:
     max_scale: float = 2.0  # crop mode: down-scaled crops cover up to max_scale·crop pixels
     full_scale_fraction: float = 0.5  # crop mode: share of each batch cut at the images' own scale
     channels_last: bool = True  # CUDA: channels_last memory format (faster convolutions)
+    # CUDA: torch.backends.cudnn.benchmark = True (cuDNN times its convolution algorithms for each new input shape
+    # once and keeps the fastest; the batches' shapes never change in training). Process-wide; off = PyTorch's default.
+    cudnn_benchmark: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -146,6 +149,8 @@ class Trainer:
             cfg = dataclasses.replace(cfg, resolution=cfg.crop)
         self.cfg = cfg
         self.rank, self.device = distributed.init(device)
+        if cfg.cudnn_benchmark and self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.conditioning, self.operator = None, None

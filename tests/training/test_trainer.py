@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -110,3 +111,13 @@ def test_checkpoint_export_is_the_ema_and_loads(tmp_path):
     prior = invdiff.load_prior(str(path))
     for k, v in trainer.ema.state_dict().items():
         torch.testing.assert_close(prior.net.state_dict()[k].float(), v.to(torch.bfloat16).float())
+
+
+def test_cudnn_benchmark_is_off_by_default_and_cuda_only(tmp_path):
+    """``cudnn_benchmark`` defaults to PyTorch's own setting and never touches the global flag on the CPU."""
+    assert TrainConfig(data="d", out="o").cudnn_benchmark is False
+    make_folder(tmp_path / "imgs", n=8)
+    before = torch.backends.cudnn.benchmark
+    cfg = dataclasses.replace(tiny_config(tmp_path, 1), cudnn_benchmark=True, heldout=None)
+    trainer = Trainer(cfg, device="cpu")
+    assert trainer.cfg.cudnn_benchmark and torch.backends.cudnn.benchmark == before
