@@ -1,8 +1,9 @@
-"""Pack the natural benchmark's images for the GPU machine: ``.carry/natural-eval/`` in the suite's layout.
+"""Pack the natural benchmark's images for the GPU machine: ``.carry/natural-eval/`` in the suites' layout.
 
-    python benchmarks/natural/pack_eval.py [--data ROOT] [--out .carry/natural-eval]
+    python benchmarks/natural/pack_eval.py [--data ROOT] [--out .carry/natural-eval] [--suite S ...]
 
-copies exactly the files ``configs/bench/natural.yaml`` reads — Kodak24's 24 PNGs and CBSD68's 68
+copies exactly the files the suites read (default: ``configs/bench/natural.yaml`` and its validation
+sweep ``natural-tune.yaml``) — Kodak24's 24 PNGs and CBSD68's 68
 JPEGs (the BSDS originals: copying the JPEG bytes keeps the decoded pixels identical, which
 re-encoding as PNG would too but at about four times the size) — byte for byte, checks each copy's
 sha256 against its source, writes ``MANIFEST.tsv`` (path, bytes, sha256) and prints the total size.
@@ -27,16 +28,17 @@ from invdiff.bench import load_suite
 from invdiff.bench.protocol import suite_images
 
 SUITE = REPO / "configs" / "bench" / "natural.yaml"
+SUITES = (SUITE, REPO / "configs" / "bench" / "natural-tune.yaml")
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def pack(data: Path, out: Path, suite_path: Path = SUITE) -> tuple[int, int]:
-    """Copy every image of the suite from ``data`` to ``out`` (same relative paths); returns (files, bytes)."""
-    suite = load_suite(suite_path)
-    images = suite_images(suite, data)
+def pack(data: Path, out: Path, suite_paths: tuple[Path, ...] | Path = SUITES) -> tuple[int, int]:
+    """Copy every image of the suites from ``data`` to ``out`` (same relative paths); returns (files, bytes)."""
+    paths = (suite_paths,) if isinstance(suite_paths, Path) else suite_paths
+    images = {im.path: im for path in paths for im in suite_images(load_suite(path), data)}.values()
     rows, total = [], 0
     for im in images:
         rel = im.path.relative_to(data)
@@ -58,9 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=Path(os.environ.get("INVDIFF_DATA", "../shared/datasets")),
                    help="dataset root (default: $INVDIFF_DATA, else ../shared/datasets)")
     p.add_argument("--out", type=Path, default=REPO / ".carry" / "natural-eval", help="pack folder (git-ignored)")
-    p.add_argument("--suite", type=Path, default=SUITE)
+    p.add_argument("--suite", type=Path, action="append", default=None,
+                   help="a suite whose images to pack (repeatable; default: natural.yaml and natural-tune.yaml)")
     args = p.parse_args(argv)
-    n, total = pack(args.data, args.out, args.suite)
+    n, total = pack(args.data, args.out, tuple(args.suite) if args.suite else SUITES)
     print(f"{n} images, {total / 2**20:.1f} MiB in {args.out}")
     return 0
 

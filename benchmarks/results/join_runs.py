@@ -4,9 +4,11 @@ Why: a suite's columns may be computed on different machines — the classical b
 (they need no GPU and take long: biharmonic inpainting of a 768×512 photo is ~20 s), the diffusion
 methods in a GPU call — each into its own folder. Both runs must have the same protocol: the same
 suite fingerprint, or a baselines-only run that loaded no prior (fingerprint without the prior) whose
-suite, metrics and tasks agree with the other run's. A method or baseline present in both is refused.
+suite, metrics and tasks agree with the other run's. A method or baseline present in both is refused,
+unless ``--replace``: then the folder's rows of every label the other run brings are dropped first (a
+rerun with new settings, e.g. tuned on a validation split), and meta.json lists what was replaced.
 
-    python3 benchmarks/results/join_runs.py benchmarks/results/natural OTHER_ROWS.jsonl OTHER_META.json
+    python3 benchmarks/results/join_runs.py benchmarks/results/natural OTHER_ROWS.jsonl OTHER_META.json [--replace]
 """
 
 from __future__ import annotations
@@ -35,9 +37,26 @@ def _labels(meta: dict) -> set[tuple[str, str]]:
     return {(task, e["label"]) for task, entries in meta["methods"].items() for e in entries}
 
 
-def join(out: Path, rows_path: Path, meta_path: Path) -> int:
+def drop_labels(out: Path, meta: dict, labels: set[str], reason: str) -> dict:
+    """Remove the rows and meta entries of ``labels`` from the folder ``out``; returns the updated meta."""
+    path = out / "results.jsonl"
+    lines = path.read_text().splitlines()
+    keep = [line for line in lines if line.strip() and json.loads(line)["method"] not in labels]
+    path.write_text("".join(line + "\n" for line in keep))
+    dropped = len([line for line in lines if line.strip()]) - len(keep)
+    methods = {t: [e for e in entries if e["label"] not in labels] for t, entries in meta["methods"].items()}
+    suite = {**meta["suite"], "methods": [m for m in meta["suite"]["methods"] if m.get("label") not in labels]}
+    record = {"labels": sorted(labels), "rows_dropped": dropped, "reason": reason}
+    return {**meta, "methods": methods, "suite": suite, "replaced": meta.get("replaced", []) + [record]}
+
+
+def join(out: Path, rows_path: Path, meta_path: Path, replace: bool = False,
+         reason: str = "rerun with new settings") -> int:
     meta = json.loads((out / "meta.json").read_text())
     other = json.loads(meta_path.read_text())
+    if replace:
+        brought = {label for _, label in _labels(other)}
+        meta = drop_labels(out, meta, brought & {label for _, label in _labels(meta)}, reason)
     differ = [k for k in SAME if _protocol(meta, k) != _protocol(other, k)]
     if meta["fingerprint"] != other["fingerprint"] and not (meta["prior"] is None or other["prior"] is None):
         differ.append("fingerprint (both runs loaded a prior)")
@@ -67,8 +86,10 @@ def main() -> int:
     ap.add_argument("out", type=Path, help="the results folder to join into")
     ap.add_argument("rows", type=Path, help="the other run's rows (JSONL)")
     ap.add_argument("meta", type=Path, help="the other run's meta.json")
+    ap.add_argument("--replace", action="store_true", help="drop the folder's rows of the labels the other run brings")
+    ap.add_argument("--reason", default="rerun with new settings", help="why (recorded in meta.json with --replace)")
     args = ap.parse_args()
-    return join(args.out, args.rows, args.meta)
+    return join(args.out, args.rows, args.meta, args.replace, args.reason)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,17 @@ def test_two_parts_into_two_folders_join_into_the_whole_table(smoke_env, tmp_pat
     meta = json.loads((a / "meta.json").read_text())
     assert [m["label"] for m in meta["suite"]["methods"]] == [*TINY["methods"]]
     assert "dps@zeta=0.3" in (a / "results.md").read_text()
+    again = [sys.executable, str(REPO / "benchmarks" / "results" / "join_runs.py"), str(a), str(b / RESULTS),
+             str(b / "meta.json")]
+    refused = subprocess.run(again, capture_output=True, text=True, check=False)
+    assert refused.returncode != 0 and "both runs have rows" in refused.stderr
+    replaced = subprocess.run([*again, "--replace", "--reason", "tuned"], capture_output=True, text=True, check=False)
+    assert replaced.returncode == 0, replaced.stderr
+    rows = read_rows(a / RESULTS)
+    assert len(rows) == len({row_key(r) for r in rows}) == 2 * 2 * 4 - 2  # the old dps rows are gone, not doubled
+    meta = json.loads((a / "meta.json").read_text())
+    assert meta["replaced"] == [{"labels": ["dps@zeta=0.3"], "rows_dropped": 4, "reason": "tuned"}]
+    assert [m["label"] for m in meta["suite"]["methods"]].count("dps@zeta=0.3") == 1
 
 
 def _script(name: str, rel: str):
@@ -100,6 +111,24 @@ def test_the_rule_lowest_lpips_ties_to_psnr_and_falls_back_without_rows(tmp_path
     assert [k for k in suite["methods"] if k.startswith("ddrm")] == ["ddrm-10", "ddrm-20", "ddrm-50", "ddrm-100"]
     assert suite["methods"]["ddrm-50"]["per_task"] == {"box": {"eta": 0.5}, "sr4": {"eta": 1.0}}
     assert suite["images"] == 100 and "first" not in suite
+
+
+def test_the_long_schedules_are_the_frontiers_far_end_with_the_same_choices():
+    val = yaml.safe_load((REPO / "configs" / "bench" / "faces64-val16.yaml").read_text())
+    chosen = {"diffpir": {"box": {"lam": 1.0}}, "daps": {"box": {"lr": 1e-4}}, "dps": {"box": {"zeta": 0.5}},
+              "_about": {"fallback": {}}}
+    methods = choose_settings.make_test_suite(val, chosen, schedules=choose_settings.LONG_SCHEDULES)["methods"]
+    assert methods == {
+        "diffpir-250": {"method": "diffpir", "steps": 250, "per_task": {"box": {"lam": 1.0}}},
+        "diffpir-1000": {"method": "diffpir", "steps": 1000, "per_task": {"box": {"lam": 1.0}}},
+        "daps-50x5": {"method": "daps", "steps": 50, "ode_steps": 5, "per_task": {"box": {"lr": 1e-4}}},
+        "dps-tuned-250": {"method": "dps", "steps": 250, "per_task": {"box": {"zeta": 0.5}}}}
+    long = yaml.safe_load((REPO / "configs" / "bench" / "faces64-issue16-long.yaml").read_text())
+    short = yaml.safe_load((REPO / "configs" / "bench" / "faces64-issue16-v2.yaml").read_text())
+    assert long["tasks"] == short["tasks"] and long["images"] == short["images"] == 100
+    for label, entry in long["methods"].items():  # the committed long suite has the short one's per-task choices
+        twin = next(v for k, v in short["methods"].items() if v["method"] == entry["method"])
+        assert entry.get("per_task") == twin.get("per_task"), label
 
 
 def test_choose_on_a_real_tiny_sweep_writes_a_test_suite_that_runs(smoke_env, tmp_path):

@@ -55,6 +55,35 @@ def test_cbsd68_is_a_subset_of_bsd100_and_every_image_is_there():
     assert set(suite.subsets["gpu8"]) <= {im.name for im in images}
 
 
+TUNE = REPO / "configs" / "bench" / "natural-tune.yaml"
+
+
+def test_the_natural_tuning_sweep_shares_the_tasks_and_none_of_the_test_images():
+    tune, test = load_suite(TUNE), load_suite(NATURAL)
+    assert {t.label: (t.task, t.sigma_y, t.params) for t in tune.tasks} == \
+        {t.label: (t.task, t.sigma_y, t.params) for t in test.tasks}
+    assert (tune.seed, tune.prior, tune.native, tune.multiple_of) == (test.seed, test.prior, True, 4)
+    (val,) = tune.sets
+    cbsd = next(s for s in test.sets if s.label == "cbsd68")
+    assert val.dataset == cbsd.dataset and len(val.images) == 6 and not set(val.images) & set(cbsd.images)
+    assert {m.method for m in tune.methods} == {"diffpir", "ddnm", "pigdm", "dps"}
+    assert all(m.settings.get("steps") == 100 for m in tune.methods)
+    assert all(build_solver(m.method, **m.settings) for m in tune.methods)
+
+
+@pytest.mark.skipif(SHARED is None, reason="../shared (the evaluation images) is absent")
+def test_the_gpu_pack_holds_both_suites_images_byte_for_byte(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pack_eval", REPO / "benchmarks" / "natural" / "pack_eval.py")
+    pack_eval = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pack_eval)
+    n, total = pack_eval.pack(SHARED / "datasets", tmp_path)
+    assert n == 24 + 68 + 6 and total > 0
+    manifest = (tmp_path / "MANIFEST.tsv").read_text().splitlines()[1:]
+    assert len(manifest) == n and "natural-bsds/val/156065.jpg" in {row.split("\t")[0] for row in manifest}
+
+
 def write_photo(path, size_wh, name, quality=None):
     arr = sample_image(name, size_wh)
     Image.fromarray(arr).save(path, **({"quality": quality} if quality else {}))
@@ -162,3 +191,26 @@ def test_a_subset_is_spread_over_the_ranks():
         per_rank.append([im.name for im in runner._my_images()])
     assert sorted(n for names in per_rank for n in names) == sorted(im.name for im in runner.images)
     assert [sum(n in gpu8 for n in names) for names in per_rank] == [2] * 8
+
+
+def test_the_tuned_settings_rewrite_only_the_methods_and_keep_the_protocol(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tuned_suite", REPO / "benchmarks" / "natural" / "tuned_suite.py")
+    tuned = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tuned)
+    chosen = {"dps": {"sr4": {"zeta": 1.5}, "jpeg10": {}}, "ddnm": {"gaussian_blur": {"eta": 0.5}}, "pigdm": {},
+              "_about": {"runs": ["runs/x"], "fallback": {"pigdm": ["jpeg10"]}}}
+    (tmp_path / "chosen.json").write_text(json.dumps(chosen))
+    out = tmp_path / "natural.yaml"
+    assert tuned.main([str(tmp_path / "chosen.json"), "--out", str(out)]) == 0
+    before, after = load_suite(NATURAL), load_suite(out)
+    assert after.fingerprint() == before.fingerprint()  # rows already in the results stay valid
+    assert [m.label for m in after.methods] == [m.label for m in before.methods]
+    by = {m.label: m for m in after.methods}
+    assert by["dps"].per_task == by["dps-100"].per_task == {"sr4": {"zeta": 1.5}}  # DPS-1000 takes DPS-100's ζ
+    assert by["dps-100"].settings == {"steps": 100} and by["ddnm"].per_task == {"gaussian_blur": {"eta": 0.5}}
+    assert by["ddrm"].images is None and all(by[k].images == "gpu8" for k in by if k != "ddrm")
+    head = NATURAL.read_text().split("\nmethods:")[0].rsplit("\n#", 1)[0]
+    assert out.read_text().startswith(head) and "&id" not in out.read_text()
+    assert "pigdm on jpeg10" in out.read_text()
