@@ -257,7 +257,8 @@ def main() -> None:
                     "task": "inpaint box half, sigma_y 0.05 (sr3: sr4, sigma_y 0.05)",
                     "fast_mode": {"dtype": "bf16", "channels_last": True, "compile": args.compile}, "runs": []}
     if args.prior or args.size:  # the new options' records (the default run's JSON keeps its keys)
-        report.update({"preset": None if args.prior else prior.name, "prior": prior.name, "weights": f"load_prior({args.prior!r})" if args.prior else "random (preset)",
+        weights = f"load_prior({args.prior!r})" if args.prior else "random (preset)"
+        report.update({"preset": None if args.prior else prior.name, "prior": prior.name, "weights": weights,
                        "size": list(hw), "height": hw[0], "width": hw[1], "parameters": wl.parameter_count(prior),
                        "problem": wl.problem_details(hw)})
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}), flush=True)
