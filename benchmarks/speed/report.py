@@ -8,11 +8,15 @@ run on the same kind of GPU (``solvers_b1_<method>.json``, e.g. ``solvers.py --m
 solver table, with that run's own floor next to the first run's so the two machines can be compared.
 Peers timed in a later call (``peers_<tag>.json``, e.g. issue 16's deepinv DiffPIR and ΠGDM, timed in
 the same GPU call as ``solvers_b1_<tag>.json``) join the peer column for the methods ``peers.json`` lacks.
+Issue 20's run of the shipped ``natural`` prior at 768×512 (``solvers_natural768.json``, from
+``run_gpu.sh natural768``) adds its own section at the end, with each goal's met / not met computed
+from the numbers; without that file the output is as before.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -20,6 +24,11 @@ PEER_NAMES = {"dps": "deepinv DPS", "ddrm": "deepinv DDRM", "repaint": "diffuser
               "pigdm": "deepinv ΠGDM"}
 GOALS_S = {"dps": 10.0, "repaint": 10.0, "ddrm": 0.1, "diffpir": 0.5, "ddnm": 0.4}
 GOALS_SPEED_UP = {"diffpir": 4.0}  # issue 16: at least 4× faster than deepinv's DiffPIR in the same run
+NATURAL_FILE = "solvers_natural768.json"
+#: issue 20 (natural prior, 768×512, one H100/H200, fast mode): s/image at most, for the settings named
+NATURAL_GOALS_S = {"ddrm": ({"steps": 20}, 1.0), "dps": ({"steps": 1000}, 30.0),
+                   "repaint": ({"steps": 250, "jump_length": 10, "resamples": 10}, 30.0)}
+NATURAL_MAX_OVERHEAD = 1.2  # issue 20: each solver within 1.2× of its network calls' floor at that size
 
 
 def _load(folder: Path, name: str) -> dict | None:
@@ -123,6 +132,63 @@ def batch_lines(report: dict) -> list[str]:
     return lines
 
 
+def natural_goal(row: dict) -> tuple[str, str]:
+    """Issue 20's goal for one row and whether the row's numbers meet it: ``(goal text, "met" | "not met (…)")``.
+
+    The overhead goal holds for every solver; the s/image goal only at the settings it names
+    (DDRM-20, DPS-1000, RePaint 250/10/10), so a shortened run is judged on its overhead alone.
+    """
+    goals, missed = [f"overhead ≤ {NATURAL_MAX_OVERHEAD:g}"], []
+    if row["overhead_ratio"] > NATURAL_MAX_OVERHEAD:
+        missed.append("overhead")
+    settings, seconds = NATURAL_GOALS_S.get(row["method"], (None, None))
+    if seconds is not None and row["settings"] == settings:
+        goals.insert(0, f"≤ {seconds:g} s/image")
+        if row["seconds_per_image"] > seconds:
+            missed.append("s/image")
+    elif seconds is not None:
+        goals[0] += f" (≤ {seconds:g} s/image is for {_settings(settings)}: not judged here)"
+    return ", ".join(goals), "met" if not missed else f"not met ({', '.join(missed)})"
+
+
+def _mib(value: float) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.0f}"
+
+
+def natural_lines(report: dict) -> list[str]:
+    """The section of ``solvers_natural768.json``: floor, batch-1 rows and issue 20's goals (all read from the file)."""
+    h, w = report["height"], report["width"]
+    fast, eager = report["floor_fast_b1"], report.get("floor_eager_fp32_b1")
+    agree = report.get("fast_vs_eager_fp32_b1", {})
+    problem = report.get("problem", {})
+    rows = [r for r in report["runs"] if r["batch"] == 1]
+    lines = [f"## Prior `{report['prior']}` at {w}×{h} (issue 20; `{NATURAL_FILE}`)", "",
+             (f"GPU: {report['device']}; torch {report['torch']}; prior `{report['prior']}` ({report['parameters']:,} "
+              f"parameters, weights: {report['weights']}); image H×W = {h}×{w}, batch 1; task: box inpainting "
+              f"({problem.get('mask', 'centred box')}), fraction missing {problem.get('fraction_missing', float('nan')):.2f}, "
+              f"σ_y {problem.get('sigma_y', float('nan')):g}. Fast mode: {report['fast_mode']}. Network floor per call "
+              f"(forward / forward + backward to the input): fast {fast['forward_ms']:.2f} / "
+              f"{fast['forward_backward_ms']:.2f} ms"
+              + (f", eager fp32 {eager['forward_ms']:.2f} / {eager['forward_backward_ms']:.2f} ms" if eager else "")
+              + f"; first calls at this shape (compiling both graphs): {fast['first_calls_s']:.0f} s"
+              + (f"; fast vs eager fp32 at one point: relative L2 of ε̂ {agree['eps_rel_l2']:.2e}, of the input "
+                 f"gradient {agree['input_grad_rel_l2']:.2e}" if agree else "")
+              + f". Peak GPU memory of the run: {_mib(max((r['peak_mib'] for r in rows), default=float('nan')))} MiB."),
+             "",
+             ("| method | NFE | s / image | ms / NFE | floor ms / call | overhead ratio | peak MiB | "
+              "fast vs fp32 (PSNR dB, shortened) | goal (issue 20) | goal met |"),
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        a = r.get("agreement")
+        goal, met = natural_goal(r)
+        lines.append(" | ".join([
+            f"| {r['method']} ({_settings(r['settings'])})", str(r["nfe"]), f"{r['seconds_per_image']:.3f}",
+            f"{r['ms_per_nfe']:.2f}", f"{r['floor_ms_per_call']:.2f}", f"{r['overhead_ratio']:.2f}", _mib(r["peak_mib"]),
+            f"{a['psnr_fast_vs_eager_fp32_db']:.1f} ({_settings(a['settings'])})" if a else "–", goal, met]) + " |")
+    lines.append("")
+    return lines
+
+
 def _settings(s: dict) -> str:
     if "jump_length" in s:
         return f"{s['steps']}/{s['jump_length']}/{s['resamples']}"
@@ -152,6 +218,9 @@ def main() -> None:
     lines += [*(f"- {n}" for n in notes), ""] if notes else []
     if b8 is not None:
         lines += batch_lines(b8)
+    natural = _load(folder, NATURAL_FILE)
+    if natural is not None:
+        lines += natural_lines(natural)
     (folder / "results.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -5,6 +5,9 @@
 #   bash benchmarks/speed/run_gpu.sh peers       # deepinv DPS / DDRM and diffusers RePaint (→ $OUT/peers.json)
 #   bash benchmarks/speed/run_gpu.sh issue16     # issue 16 in one call: deepinv 0.5.0 DiffPIR-100 and ΠGDM-100
 #        (→ $OUT/peers_issue16.json), then our DiffPIR-100 / DDNM-100 / ΠGDM-100 with the floor (→ $OUT/solvers_b1_issue16.json)
+#   bash benchmarks/speed/run_gpu.sh natural768  # issue 20: the shipped prior `natural` at 768×512 (H×W 512×768),
+#        DDRM-20, DPS-1000, RePaint 250/10/10 with floor, peak memory and agreement (→ $OUT/solvers_natural768.json);
+#        further arguments go to solvers.py (e.g. --no-agreement); estimated 3–5 min on one H100, no carried files
 # The peers travel as wheels in .carry/peers-wheels (benchmarks/speed/peers-wheels.txt lists them); issue16 needs
 # only deepinv's own two, in .carry/peers-wheels-deepinv (the image has the rest of what deepinv imports).
 set -uo pipefail
@@ -29,5 +32,9 @@ case "${1:-ours}" in
     python3 benchmarks/speed/solvers.py --methods diffpir,ddnm,pigdm --batches 1 --out "$out/i16" 2>&1 \
       | grep -v -i "warn" | tee "$out/solvers_b1_issue16.log"
     cp "$out/i16/solvers.json" "$out/solvers_b1_issue16.json" && rm -r "${out:?}/i16" ;;
-  *) echo "usage: $0 ours [BATCH] | peers | issue16" >&2; exit 2 ;;
+  natural768)
+    python3 benchmarks/speed/solvers.py --prior natural --size 512x768 --methods ddrm,dps,repaint --batches 1 \
+      --out "$out/n768" "${@:2}" 2>&1 | grep -v -i "warn" | tee "$out/solvers_natural768.log"
+    cp "$out/n768/solvers.json" "$out/solvers_natural768.json" && rm -r "${out:?}/n768" ;;
+  *) echo "usage: $0 ours [BATCH] | peers | issue16 | natural768 [SOLVERS.PY OPTIONS]" >&2; exit 2 ;;
 esac

@@ -1,4 +1,4 @@
-"""Time invdiff's solvers (DPS, RePaint, DDRM, SR3, DiffPIR, DDNM, ΠGDM) at 256² against the network floor.
+"""Time invdiff's solvers (DPS, RePaint, DDRM, SR3, DiffPIR, DDNM, ΠGDM) at 256² (or H×W) against the network floor.
 
 What one run measures (ADM FFHQ preset with random weights, box inpainting 128×128 at 256², σ_y 0.05):
 
@@ -22,6 +22,30 @@ copy every step's noise to the GPU with a blocking copy). Writes ``solvers.json`
     python3 benchmarks/speed/solvers.py --out $OUT                 # GPU, the full protocol
     python3 benchmarks/speed/solvers.py --methods diffpir,ddnm,pigdm --out $OUT   # issue 16's solvers
     python3 benchmarks/speed/solvers.py --tiny --device cpu        # CPU smoke run (tests use it)
+
+A shipped prior at another size (issue 20: the natural-image prior at a 768×512 photo, landscape):
+
+    python3 benchmarks/speed/solvers.py --prior natural --size 512x768 --methods ddrm,dps,repaint \
+        --batches 1 --out $OUT/n768
+
+``--prior NAME`` loads a prior by name or path through ``invdiff.priors.load_prior`` (``natural``:
+the shipped int8 weights, dequantised at load) instead of a random-weight ``--preset``; ``--size HxW``
+(height × width; default the prior's or preset's square resolution) sets the image: the same centred
+box of half of each side (a quarter of the area) from ``invdiff.tasks.make_problem``, as the natural
+suite builds it, and every floor, solve and agreement run at that H×W (solvers get ``image_shape``).
+With ``--prior``, ``--tiny`` shortens only the schedules and the floor's repetitions. The JSON adds
+``prior``, ``weights``, ``size`` as ``[H, W]``, ``height``, ``width``, ``parameters`` and ``problem`` (as
+``make_problem`` records it) whenever ``--prior`` or ``--size`` is given; the default run's JSON keeps its
+keys (``size``: the square side).
+
+Cost at 768×512 on one H100 (an estimate, not yet measured): the fast floor is about 5–10 ms forward
+and 15–25 ms forward + backward, so DPS-1000 ≈ 20–25 s and RePaint 250/10/10 ≈ 25 s; the eager-fp32
+agreement runs (DPS-100, RePaint 50/5/5, DDRM-20) add about half a minute (``--no-agreement`` skips
+them). The costly part is compile warm-up: ``reduce-overhead`` compiles the forward and the
+backward graph again for every new shape (recorded as ``floor_fast_b1.first_calls_s``; the 256² ADM
+run took 154 s with a cold inductor cache; the natural network is a smaller graph). The whole run
+should take about 3–5 minutes (estimated); ``run_gpu.sh`` keeps the inductor cache in
+``runs/inductor-cache``, which shortens a rerun on the same machine.
 """
 
 from __future__ import annotations
@@ -36,14 +60,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere: the repo root holds invdiff/
-import operators
+import speed_workload as wl
+
 from invdiff.priors import DiffusionPrior
 from invdiff.priors.conditional import ConcatConditionedUNet, ConditionalPrior, SRConditioning, is_conditional
 from invdiff.priors.schedule import NoiseSchedule
 from invdiff.priors.unet import ADMUNet, preset
-from invdiff.solvers import build_solver, seeded_generators
-from invdiff.tasks import make_problem
-from operators.generators import box_mask
+from invdiff.solvers import build_solver, prior_mismatch, seeded_generators
 
 STEPS100 = ("diffpir", "ddnm", "pigdm")  # issue 16: 100 steps, the per-task defaults (inpainting)
 FULL = {"dps": {"steps": 1000}, "repaint": {"steps": 250, "jump_length": 10, "resamples": 10},
@@ -84,24 +107,6 @@ def build_prior(name: str, device: torch.device, seed: int = 0, conditional: boo
     return DiffusionPrior(net, NoiseSchedule.create("linear", 1000), **kwargs)
 
 
-def problem(size: int, batch: int, device: torch.device):
-    """A centred half-size box hole, σ_y = 0.05, on a smooth random image batch."""
-    gen = torch.Generator().manual_seed(0)
-    mask = box_mask(size, gen, centred=True)
-    op = operators.Inpainting(mask, noise=0.05).to(device)
-    x = torch.nn.functional.interpolate(torch.rand(batch, 3, 8, 8, generator=gen), size=size, mode="bicubic")
-    x = x.clamp(0, 1).to(device)
-    return op, op.measure(x, seeded_generators(1, batch, device))
-
-
-def sr_problem(size: int, batch: int, device: torch.device):
-    """The sr4 task (×4 bicubic, σ_y = 0.05) on a smooth random image batch."""
-    op = make_problem("sr4", size, torch.Generator().manual_seed(0), sigma_y=0.05).operator.to(device)
-    gen = torch.Generator().manual_seed(0)
-    x = torch.nn.functional.interpolate(torch.rand(batch, 3, 8, 8, generator=gen), size=size, mode="bicubic")
-    return op, op.measure(x.clamp(0, 1).to(device), seeded_generators(1, batch, device))
-
-
 def condition_for(prior, x: torch.Tensor) -> torch.Tensor | None:
     """A fixed random condition c for a conditional prior's floor and probe (None for the others)."""
     if not is_conditional(prior):
@@ -130,10 +135,9 @@ def time_ms(fn, device: torch.device, reps: int = 30, warmup: int = 5) -> float:
     return 1e3 * (time.perf_counter() - start) / reps
 
 
-def probe(prior: DiffusionPrior, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """ε̂ and the gradient of ‖x̂₀‖² w.r.t. the input at one fixed batch-1 point (for mode comparisons)."""
-    size = prior.resolution
-    x = torch.randn(1, 3, size, size, generator=torch.Generator(device).manual_seed(0), device=device)
+def probe(prior: DiffusionPrior, device: torch.device, hw: wl.HW) -> tuple[torch.Tensor, torch.Tensor]:
+    """ε̂ and the gradient of ‖x̂₀‖² w.r.t. the input at one fixed batch-1 H×W point (for mode comparisons)."""
+    x = torch.randn(1, 3, *hw, generator=torch.Generator(device).manual_seed(0), device=device)
     t = torch.full((1,), 500, device=device).requires_grad_(False)
     c = condition_for(prior, x)
     x_in = x.requires_grad_(True)
@@ -148,10 +152,9 @@ def rel_l2(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm())
 
 
-def floor_ms(prior: DiffusionPrior, batch: int, device: torch.device, reps: int) -> dict[str, float]:
-    """One network call through the prior: forward (no grad) and forward+backward to the input."""
-    size = prior.resolution
-    x = torch.randn(batch, 3, size, size, generator=torch.Generator(device).manual_seed(0), device=device)
+def floor_ms(prior: DiffusionPrior, batch: int, device: torch.device, reps: int, hw: wl.HW) -> dict[str, float]:
+    """One network call through the prior on H×W images: forward (no grad) and forward+backward to the input."""
+    x = torch.randn(batch, 3, *hw, generator=torch.Generator(device).manual_seed(0), device=device)
     t = torch.full((batch,), 500, device=device)
     c = condition_for(prior, x)
 
@@ -167,15 +170,19 @@ def floor_ms(prior: DiffusionPrior, batch: int, device: torch.device, reps: int)
     return {"forward_ms": time_ms(forward, device, reps), "forward_backward_ms": time_ms(forward_backward, device, reps)}
 
 
-def run_solver(method: str, settings: dict, prior, op, y, device: torch.device, seed: int = 0):
-    """One solve with per-image CUDA generators; returns (result, wall seconds, peak MiB)."""
+def run_solver(method: str, settings: dict, prior, op, y, device: torch.device, hw: wl.HW, seed: int = 0):
+    """One solve of H×W images with per-image CUDA generators; returns (result, wall seconds, peak MiB).
+
+    The image shape is passed as the project solves images at their own size (``solve(..., image_shape=)``,
+    as ``invdiff.api.solve_cases`` does); at the prior's square resolution it is the solvers' default.
+    """
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     solver = build_solver(method, **settings)
     gens = seeded_generators(seed, y.shape[0], device)
     sync(device)
     start = time.perf_counter()
-    res = solver.solve(y, op, prior, gens)
+    res = solver.solve(y, op, prior, gens, image_shape=(y.shape[0], prior.channels, *hw))
     sync(device)
     seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
@@ -194,9 +201,34 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
+def load_priors(args: argparse.Namespace, methods: list[str], device: torch.device,
+                hw: wl.HW | None) -> tuple[dict[str, DiffusionPrior], dict[str, str]]:
+    """The priors to time, keyed by their floor's suffix, and each method's key.
+
+    Default: a random-weight ``--preset`` (``tiny`` with ``--tiny``), plus its SR3 form for ``sr3``
+    (floor keys ``floor_fast_b1`` and ``floor_fast_b1_sr3``). ``--prior``: that one prior for every
+    method (key ``""``); a method it does not suit (``sr3`` needs a conditional prior, the others an
+    unconditional one) is a ``ValueError`` with the loader's sentence.
+    """
+    if args.prior:
+        prior = wl.shipped_prior(args.prior, device, hw)
+        for m in methods:
+            mismatch = prior_mismatch(m, prior)
+            if mismatch is not None:
+                raise ValueError(f"--methods {m} cannot run on --prior {args.prior}: {mismatch}")
+        return {"": prior}, {m: "" for m in methods}
+    name = "tiny" if args.tiny else args.preset
+    priors = {"": build_prior(name, device)}
+    if "sr3" in methods:
+        priors["_sr3"] = build_prior(name, device, conditional=True)
+    return priors, {m: "_sr3" if m == "sr3" else "" for m in methods}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", default="adm-ffhq256")
+    ap.add_argument("--prior", default=None, help="a shipped prior (e.g. natural) or a path, instead of --preset")
+    ap.add_argument("--size", default=None, help="image size HxW (height x width, e.g. 512x768); default: square")
     ap.add_argument("--batches", default="1", help="comma-separated batch sizes, e.g. 1,8")
     ap.add_argument("--methods", default="dps,repaint,ddrm,sr3", help=f"comma-separated, of {','.join(FULL)}")
     ap.add_argument("--device", default="cuda")
@@ -210,32 +242,37 @@ def main() -> None:
     methods = [m for m in args.methods.split(",") if m]
     if set(methods) - set(FULL):
         ap.error(f"unknown --methods {sorted(set(methods) - set(FULL))}; known: {', '.join(FULL)}")
+    try:
+        sized = wl.parse_size(args.size) if args.size else None
+        priors, prior_key = load_priors(args, methods, device, sized)
+    except (ValueError, FileNotFoundError) as err:
+        ap.error(str(err))
     full, agree, warm = (TINY, TINY, TINY) if args.tiny else (FULL, AGREEMENT, WARMUP)
-    name = "tiny" if args.tiny else args.preset
-    prior = build_prior(name, device)
-    priors = {"": prior}  # floor keys: "floor_fast_b1" for the prior, "floor_fast_b1_sr3" for SR3's
-    if "sr3" in methods:
-        priors["_sr3"] = build_prior(name, device, conditional=True)
-    prior_key = {m: "_sr3" if m == "sr3" else "" for m in methods}
-    problems = {"": problem, "_sr3": sr_problem}
+    prior = priors[""]
+    hw = sized or (prior.resolution, prior.resolution)
+    problem_of = {m: wl.sr_problem if m == "sr3" else wl.problem for m in methods}
     reps = 3 if args.tiny else 30
     report: dict = {"preset": prior.name, "size": prior.resolution, "device": torch.cuda.get_device_name(device)
                     if device.type == "cuda" else "cpu", "torch": torch.__version__,
                     "task": "inpaint box half, sigma_y 0.05 (sr3: sr4, sigma_y 0.05)",
                     "fast_mode": {"dtype": "bf16", "channels_last": True, "compile": args.compile}, "runs": []}
+    if args.prior or args.size:  # the new options' records (the default run's JSON keeps its keys)
+        weights = f"load_prior({args.prior!r})" if args.prior else "random (preset)"
+        report.update({"preset": None if args.prior else prior.name, "prior": prior.name, "weights": weights,
+                       "size": list(hw), "height": hw[0], "width": hw[1], "parameters": wl.parameter_count(prior),
+                       "problem": wl.problem_details(hw)})
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}), flush=True)
 
     eager_outputs = {}
     if not args.no_eager_floor:
-        report["floor_eager_fp32_b1"] = floor_ms(prior, 1, device, reps)
+        report["floor_eager_fp32_b1"] = floor_ms(prior, 1, device, reps, hw)
         print("floor eager fp32 b1", report["floor_eager_fp32_b1"], flush=True)
     if not args.no_agreement:
         for m in methods:
-            key = prior_key[m]
-            op, y = problems[key](prior.resolution, 1, device)
-            eager_outputs[m] = run_solver(m, agree[m], priors[key], op, y, device)[0].x
+            op, y = problem_of[m](hw, 1, device)
+            eager_outputs[m] = run_solver(m, agree[m], priors[prior_key[m]], op, y, device, hw)[0].x
 
-    reference = probe(prior, device)
+    reference = probe(prior, device, hw)
     start = time.perf_counter()
     for p in priors.values():
         p.configure(dtype="bf16", channels_last=True, compile=False if args.compile == "none" else args.compile)
@@ -243,20 +280,20 @@ def main() -> None:
         floors = {}
         for key, p in priors.items():
             t0 = time.perf_counter()
-            floors[key] = floor_ms(p, batch, device, reps)
+            floors[key] = floor_ms(p, batch, device, reps, hw)
             floors[key]["first_calls_s"] = time.perf_counter() - t0  # includes compiling both graphs at this shape
             report[f"floor_fast_b{batch}{key}"] = floors[key]
             print(f"floor fast b{batch}{key}", floors[key], flush=True)
         if batch == 1:
-            fast = probe(prior, device)
+            fast = probe(prior, device, hw)
             report["fast_vs_eager_fp32_b1"] = {"eps_rel_l2": rel_l2(fast[0], reference[0]),
                                                "input_grad_rel_l2": rel_l2(fast[1], reference[1])}
         for m in methods:
             key = prior_key[m]
             p, floor = priors[key], floors[key]
-            op, y = problems[key](prior.resolution, batch, device)
-            run_solver(m, warm[m], p, op, y, device)  # settles every remaining graph of this solver's loop
-            res, seconds, peak = run_solver(m, full[m], p, op, y, device)
+            op, y = problem_of[m](hw, batch, device)
+            run_solver(m, warm[m], p, op, y, device, hw)  # settles every remaining graph of this solver's loop
+            res, seconds, peak = run_solver(m, full[m], p, op, y, device, hw)
             per_call = floor["forward_backward_ms"] if res.backprop else floor["forward_ms"]  # DPS, ΠGDM: + backward
             row = {"method": m, "batch": batch, "settings": full[m], "solver_settings": resolved_settings(res, op),
                    "backprop": res.backprop, "nfe": res.nfe, "seconds_total": seconds,
@@ -264,7 +301,7 @@ def main() -> None:
                    "floor_ms_per_call": per_call, "overhead_ratio": 1e3 * seconds / (res.nfe * per_call),
                    "images_per_minute": 60 * batch / seconds, "peak_mib": peak}
             if batch == 1 and m in eager_outputs:
-                fast_short = run_solver(m, agree[m], p, op, y, device)[0].x
+                fast_short = run_solver(m, agree[m], p, op, y, device, hw)[0].x
                 row["agreement"] = {"settings": agree[m], "psnr_fast_vs_eager_fp32_db": psnr(fast_short, eager_outputs[m])}
             report["runs"].append(row)
             print(json.dumps(row), flush=True)
@@ -273,7 +310,6 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "solvers.json").write_text(json.dumps(report, indent=2))
     print(f"wrote {out / 'solvers.json'}")
-
 
 if __name__ == "__main__":
     main()
