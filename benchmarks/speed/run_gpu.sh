@@ -19,7 +19,7 @@ case "${1:-ours}" in
     batch=${2:-1}
     extra=(); [ "$batch" != 1 ] && extra=(--no-agreement --no-eager-floor)
     python3 benchmarks/speed/solvers.py --batches "$batch" --out "$out/b$batch" "${extra[@]}" 2>&1 \
-      | grep -v -i "warn" | tee "$out/solvers_b$batch.log"
+      | grep --line-buffered -v -i "warn" | tee "$out/solvers_b$batch.log"
     cp "$out/b$batch/solvers.json" "$out/solvers_b$batch.json" && rm -r "${out:?}/b$batch" ;;
   peers)
     python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/peers-wheels/*.whl
@@ -30,11 +30,11 @@ case "${1:-ours}" in
     PYTHONPATH=/tmp/site python3 benchmarks/speed/peers.py --methods diffpir,pigdm --repeats 3 \
       --out "$out/peers_issue16.json" 2>&1 | tee "$out/peers_issue16.log"
     python3 benchmarks/speed/solvers.py --methods diffpir,ddnm,pigdm --batches 1 --out "$out/i16" 2>&1 \
-      | grep -v -i "warn" | tee "$out/solvers_b1_issue16.log"
+      | grep --line-buffered -v -i "warn" | tee "$out/solvers_b1_issue16.log"
     cp "$out/i16/solvers.json" "$out/solvers_b1_issue16.json" && rm -r "${out:?}/i16" ;;
   natural768)
     python3 benchmarks/speed/solvers.py --prior natural --size 512x768 --methods ddrm,dps,repaint --batches 1 \
-      --out "$out/n768" "${@:2}" 2>&1 | grep -v -i "warn" | tee "$out/solvers_natural768.log"
+      --out "$out/n768" "${@:2}" 2>&1 | grep --line-buffered -v -i "warn" | tee "$out/solvers_natural768.log"
     cp "$out/n768/solvers.json" "$out/solvers_natural768.json" && rm -r "${out:?}/n768" ;;
   *) echo "usage: $0 ours [BATCH] | peers | issue16 | natural768 [SOLVERS.PY OPTIONS]" >&2; exit 2 ;;
 esac

@@ -224,6 +224,17 @@ def load_priors(args: argparse.Namespace, methods: list[str], device: torch.devi
     return priors, {m: "_sr3" if m == "sr3" else "" for m in methods}
 
 
+def save(report: dict, out: Path) -> None:
+    """Write ``solvers.json`` now (after every section): a run cut by a time box keeps what it measured.
+
+    Measured need: the first 768×512 run spent its 360 s box before its only write at the end.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "solvers.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2))
+    tmp.replace(out / "solvers.json")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", default="adm-ffhq256")
@@ -262,11 +273,14 @@ def main() -> None:
                        "size": list(hw), "height": hw[0], "width": hw[1], "parameters": wl.parameter_count(prior),
                        "problem": wl.problem_details(hw)})
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}), flush=True)
+    out = Path(args.out)
+    save(report, out)
 
     eager_outputs = {}
     if not args.no_eager_floor:
         report["floor_eager_fp32_b1"] = floor_ms(prior, 1, device, reps, hw)
         print("floor eager fp32 b1", report["floor_eager_fp32_b1"], flush=True)
+        save(report, out)
     if not args.no_agreement:
         for m in methods:
             op, y = problem_of[m](hw, 1, device)
@@ -284,6 +298,7 @@ def main() -> None:
             floors[key]["first_calls_s"] = time.perf_counter() - t0  # includes compiling both graphs at this shape
             report[f"floor_fast_b{batch}{key}"] = floors[key]
             print(f"floor fast b{batch}{key}", floors[key], flush=True)
+            save(report, out)
         if batch == 1:
             fast = probe(prior, device, hw)
             report["fast_vs_eager_fp32_b1"] = {"eps_rel_l2": rel_l2(fast[0], reference[0]),
@@ -305,10 +320,9 @@ def main() -> None:
                 row["agreement"] = {"settings": agree[m], "psnr_fast_vs_eager_fp32_db": psnr(fast_short, eager_outputs[m])}
             report["runs"].append(row)
             print(json.dumps(row), flush=True)
+            save(report, out)
     report["fast_section_wall_s"] = time.perf_counter() - start
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "solvers.json").write_text(json.dumps(report, indent=2))
+    save(report, out)
     print(f"wrote {out / 'solvers.json'}")
 
 if __name__ == "__main__":
