@@ -11,6 +11,7 @@ count=0
 mutate() {  # file, sed expression, description, [test files…]
   count=$((count + 1)); [ "$count" -lt "$from" ] && return
   tmp=$(mktemp -d); cp -r "$root"/{invdiff,operators,tests,pyproject.toml} "$tmp"/
+  case "$1" in benchmarks/*) (cd "$root" && find benchmarks -name '*.py' -exec cp --parents {} "$tmp"/ \;) ;; esac
   sed -i "$2" "$tmp/$1"
   if cmp -s "$root/$1" "$tmp/$1"; then echo "NOT APPLIED: $3"; rm -rf "$tmp"; return; fi
   tests=("${@:4}"); [ ${#tests[@]} -eq 0 ] && tests=(tests/solvers/test_gaussian_posterior.py)
@@ -53,3 +54,5 @@ mutate invdiff/solvers/daps.py 's/x = x0 + levels\[k + 1\] \* randn/x = x0 + lev
 mutate invdiff/solvers/daps.py 's/sigma_y = max(float(getattr(operator.noise, "sigma_y", 0.0)), self.sigma_floor)/sigma_y = 0.5 * max(float(getattr(operator.noise, "sigma_y", 0.0)), self.sigma_floor)/' "DAPS: σ_y halved" tests/solvers/test_fewstep_laws.py
 # session 2026-11-26: the CPU's channels_last default
 mutate invdiff/api.py 's/^CPU_SPEED: dict\[str, Any\] = {"channels_last": True}/CPU_SPEED: dict[str, Any] = {}/' "API: priors on the CPU without channels_last" tests/cli/test_fast.py
+# session 2026-11-26 (second): join_runs --replace drops only the (task, method) pairs the other run brings
+mutate benchmarks/results/join_runs.py 's/keep = \[r for r in rows if (r\["task"\], r\["method"\]) not in pairs\]/keep = [r for r in rows if r["method"] not in {m for _, m in pairs}]/' "join_runs --replace: a partial rerun drops the method on every task" tests/bench/test_issue16.py

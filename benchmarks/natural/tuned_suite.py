@@ -7,10 +7,10 @@
 images, tasks, seeds, baselines and every comment above stay byte for byte, so the protocol fingerprint and the
 rows already in the results (baselines, DDRM) stay valid:
 
-* DiffPIR, DDNM⁺ and ΠGDM at 100 steps with their chosen kwargs per task (``per_task``);
-* DPS-100 *and* DPS-1000 with DPS-100's chosen ζ per task (on the faces the best ζ did not depend on the
-  step count: ``faces64-issue14/dps-tuned-zeta``; 1000-step DPS is too slow to tune on the GPU we have);
-* DDRM, RePaint and DAPS as they were (no setting of theirs was swept).
+* every entry of a swept solver (DiffPIR, DDNM⁺, ΠGDM, DPS) gets its chosen kwargs per task (``per_task``) — DPS-100
+  *and* DPS-1000 take the ζ chosen at 100 steps (on the faces the best ζ did not depend on the step count:
+  ``faces64-issue14/dps-tuned-zeta``; 1000-step DPS is too slow to tune on the GPU we have);
+* the other entries (DDRM, RePaint, DAPS: no setting of theirs was swept) stay as they are.
 
 A solver the sweep has no rows for keeps its defaults, and the block says so. Writes ``--out`` (default: the
 suite itself).
@@ -26,44 +26,39 @@ from typing import Any
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from invdiff.bench import parse_suite
+
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "configs" / "bench" / "natural.yaml"
-#: (label, entry without settings, the swept solver whose per-task choice it takes)
-ENTRIES: list[tuple[str, dict[str, Any], str | None]] = [
-    ("ddrm", {}, None),
-    ("dps", {"images": "gpu8"}, "dps"),
-    ("repaint", {"images": "gpu8"}, None),
-    ("diffpir", {"images": "gpu8"}, "diffpir"),
-    ("ddnm", {"images": "gpu8"}, "ddnm"),
-    ("pigdm", {"images": "gpu8"}, "pigdm"),
-    ("daps", {"images": "gpu8"}, None),
-    ("dps-100", {"method": "dps", "steps": 100, "images": "gpu8"}, "dps"),
-]
 
 
-def methods_block(chosen: dict[str, Any]) -> str:
-    """The ``methods:`` block (YAML text with its comment lines) from ``chosen.json``'s content."""
+def methods_block(methods: dict[str, Any], chosen: dict[str, Any]) -> str:
+    """The suite's ``methods:`` block (YAML text with its comment lines), each entry of a swept solver with its choice.
+
+    ``methods`` is the suite's own ``methods:`` mapping: every entry keeps its label, schedule and images; an entry
+    whose solver (``method:``, else its label) has choices in ``chosen`` gets them as ``per_task`` — so DPS-1000
+    and DPS-100 both take the ζ chosen for DPS at 100 steps. Entries of solvers that were not swept stay as they are.
+    """
     about = chosen.get("_about", {})
-    runs = ", ".join(about.get("runs", [])) or "?"
-    fallback = about.get("fallback", {})
-    methods: dict[str, Any] = {}
-    for label, entry, solver in ENTRIES:
-        entry = dict(entry)
-        per_task = {t: dict(kw) for t, kw in (chosen.get(solver) or {}).items() if kw} if solver else {}
+    out: dict[str, Any] = {}
+    tuned = []
+    for label, entry in methods.items():
+        entry = {k: v for k, v in (entry or {}).items() if k != "per_task"}
+        solver = entry.get("method", label)
+        per_task = {t: dict(kw) for t, kw in (chosen.get(solver) or {}).items() if kw} if not solver.startswith("_") else {}
         if per_task:
             entry["per_task"] = per_task
-        methods[label] = entry
-    kept = [f"{s} on {', '.join(ts)}" for s, ts in fallback.items()]
+            tuned.append(label)
+        out[label] = entry
+    kept = [f"{s} on {', '.join(ts)}" for s, ts in about.get("fallback", {}).items()]
     head = [
-        "# Settings per task chosen on configs/bench/natural-tune.yaml (6 BSD100 images outside CBSD68) by",
-        f"# benchmarks/tuning/choose_settings.py (lowest mean LPIPS; runs: {runs}) and written here by",
-        "# benchmarks/natural/tuned_suite.py — rerun it rather than editing. DPS-1000 takes DPS-100's ζ; DDRM (20 steps,",
-        "# η = 0.85, η_b = 1), RePaint 250/10/10 and DAPS (20 × 5 ODE steps = 96 calls) keep their defaults. Every",
-        "# method but DDRM runs on the subset gpu8. Defaults kept where the sweep had no rows: "
-        + ("; ".join(kept) or "none") + ".",
+        "# Per-task settings chosen on configs/bench/natural-tune.yaml (6 BSD100 images outside CBSD68) by",
+        f"# benchmarks/tuning/choose_settings.py (lowest mean LPIPS; runs: {', '.join(about.get('runs', [])) or '?'}),",
+        f"# written by benchmarks/natural/tuned_suite.py — rerun it rather than editing. Tuned: {', '.join(tuned) or 'none'};",
+        "# the others keep their defaults. Defaults kept where the sweep had no rows: " + ("; ".join(kept) or "none") + ".",
     ]
-    body = yaml.safe_dump({"methods": methods}, sort_keys=False, allow_unicode=True, width=120,
-                          default_flow_style=None)
+    body = yaml.safe_dump({"methods": out}, sort_keys=False, allow_unicode=True, width=120, default_flow_style=None)
     return "\n".join(head) + "\n" + body
 
 
@@ -89,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="where to write (default: the suite itself)")
     args = ap.parse_args(argv)
     chosen = json.loads(args.chosen.read_text())
-    text = rewrite(args.suite.read_text(), methods_block(chosen))
-    yaml.safe_load(text)  # the result must parse
+    suite_text = args.suite.read_text()
+    text = rewrite(suite_text, methods_block(yaml.safe_load(suite_text)["methods"], chosen))
+    parse_suite(yaml.safe_load(text))  # the result must be a valid suite
     out = args.out or args.suite
     out.write_text(text)
     print(f"wrote {out}")

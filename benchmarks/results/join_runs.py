@@ -5,8 +5,9 @@ Why: a suite's columns may be computed on different machines — the classical b
 methods in a GPU call — each into its own folder. Both runs must have the same protocol: the same
 suite fingerprint, or a baselines-only run that loaded no prior (fingerprint without the prior) whose
 suite, metrics and tasks agree with the other run's. A method or baseline present in both is refused,
-unless ``--replace``: then the folder's rows of every label the other run brings are dropped first (a
-rerun with new settings, e.g. tuned on a validation split), and meta.json lists what was replaced.
+unless ``--replace``: then the folder's rows of every (task, method) pair the other run brings are dropped (a
+rerun with new settings, e.g. tuned on a validation split; a rerun cut after some tasks replaces those only), and
+meta.json lists what was replaced. Nothing is written unless every check passes.
 
     python3 benchmarks/results/join_runs.py benchmarks/results/natural OTHER_ROWS.jsonl OTHER_META.json [--replace]
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from invdiff.bench.report import write_report
+from invdiff.bench.store import read_rows
 
 SAME = ("metrics", "tasks", "protocol")
 
@@ -37,44 +39,52 @@ def _labels(meta: dict) -> set[tuple[str, str]]:
     return {(task, e["label"]) for task, entries in meta["methods"].items() for e in entries}
 
 
-def drop_labels(out: Path, meta: dict, labels: set[str], reason: str) -> dict:
-    """Remove the rows and meta entries of ``labels`` from the folder ``out``; returns the updated meta."""
-    path = out / "results.jsonl"
-    lines = path.read_text().splitlines()
-    keep = [line for line in lines if line.strip() and json.loads(line)["method"] not in labels]
-    path.write_text("".join(line + "\n" for line in keep))
-    dropped = len([line for line in lines if line.strip()]) - len(keep)
-    methods = {t: [e for e in entries if e["label"] not in labels] for t, entries in meta["methods"].items()}
-    suite = {**meta["suite"], "methods": [m for m in meta["suite"]["methods"] if m.get("label") not in labels]}
-    record = {"labels": sorted(labels), "rows_dropped": dropped, "reason": reason}
-    return {**meta, "methods": methods, "suite": suite, "replaced": meta.get("replaced", []) + [record]}
+def _without(meta: dict, rows: list[dict], pairs: set[tuple[str, str]], reason: str) -> tuple[dict, list[dict]]:
+    """``meta`` and ``rows`` less the (task, label) ``pairs`` (a rerun replaces them), with the replacement recorded."""
+    keep = [r for r in rows if (r["task"], r["method"]) not in pairs]
+    methods = {t: [e for e in entries if (t, e["label"]) not in pairs] for t, entries in meta["methods"].items()}
+    left = {label for entries in methods.values() for label in (e["label"] for e in entries)}
+    suite = {**meta["suite"], "methods": [m for m in meta["suite"]["methods"] if m.get("label") in left
+                                          or m.get("label") not in {label for _, label in pairs}]}
+    record = {"pairs": sorted([list(p) for p in pairs]), "rows_dropped": len(rows) - len(keep), "reason": reason}
+    return {**meta, "methods": methods, "suite": suite, "replaced": meta.get("replaced", []) + [record]}, keep
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    """Replace the rows file in one step (a crash leaves the old file, never half of the new)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tmp.replace(path)
 
 
 def join(out: Path, rows_path: Path, meta_path: Path, replace: bool = False,
          reason: str = "rerun with new settings") -> int:
     meta = json.loads((out / "meta.json").read_text())
     other = json.loads(meta_path.read_text())
-    if replace:
-        brought = {label for _, label in _labels(other)}
-        meta = drop_labels(out, meta, brought & {label for _, label in _labels(meta)}, reason)
+    rows = read_rows(out / "results.jsonl")
     differ = [k for k in SAME if _protocol(meta, k) != _protocol(other, k)]
     if meta["fingerprint"] != other["fingerprint"] and not (meta["prior"] is None or other["prior"] is None):
         differ.append("fingerprint (both runs loaded a prior)")
     if differ:
         raise SystemExit(f"join_runs: error: the two runs differ in {differ}: not the same protocol.")
     both = _labels(meta) & _labels(other)
-    if both:
-        raise SystemExit(f"join_runs: error: both runs have rows for {sorted(both)[:3]} …")
+    if both and replace:
+        meta, rows = _without(meta, rows, both, reason)
+    elif both:
+        raise SystemExit(f"join_runs: error: both runs have rows for {sorted(both)[:3]}; pass --replace to replace "
+                         "the folder's rows of those (task, method) pairs.")
     prior_run = other if meta["prior"] is None else meta
     joined = {**meta, "prior": prior_run["prior"], "fingerprint": prior_run["fingerprint"],
               "methods": {t: meta["methods"].get(t, []) + other["methods"].get(t, [])
                           for t in dict.fromkeys([*meta["methods"], *other["methods"]])},
               "runs": meta.get("runs", []) + other.get("runs", [])}
-    joined["suite"] = {**meta["suite"], "methods": meta["suite"]["methods"] + other["suite"]["methods"],
-                       "baselines": meta["suite"]["baselines"] + other["suite"]["baselines"]}
-    new_rows = rows_path.read_text().splitlines()
-    with open(out / "results.jsonl", "a") as f:
-        f.writelines(line + "\n" for line in new_rows if line.strip())
+    have = {m.get("label") for m in meta["suite"]["methods"]}
+    joined["suite"] = {**meta["suite"],
+                       "methods": meta["suite"]["methods"] + [m for m in other["suite"]["methods"]
+                                                              if m.get("label") not in have],
+                       "baselines": list(dict.fromkeys(meta["suite"]["baselines"] + other["suite"]["baselines"]))}
+    new_rows = read_rows(rows_path)
+    _write_rows(out / "results.jsonl", rows + new_rows)
     (out / "meta.json").write_text(json.dumps(joined, indent=2, default=str) + "\n")
     paths = write_report(out)
     print(f"joined {len(new_rows)} rows into {out}: {', '.join(str(p) for p in paths.values())}")

@@ -56,3 +56,14 @@ def tiny_any_size_prior(seed: int = 0):
     net.middle_block[1] = nn.Identity()  # the middle block's attention: the only one left
     randomize(net, seed).eval()
     return DiffusionPrior(net, NoiseSchedule.create("linear", 1000), resolution=16, channels=3, name="tiny-any-size")
+
+
+def load_script(rel: str):
+    """A repository script (e.g. ``benchmarks/tuning/choose_settings.py``) imported as a module, by its path."""
+    import importlib.util
+
+    path = REPO / rel
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

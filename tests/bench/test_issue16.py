@@ -14,7 +14,7 @@ from invdiff.bench import parse_suite, run_suite
 from invdiff.bench.runner import restrict
 from invdiff.bench.store import RESULTS, read_rows, row_key
 
-from .conftest import REPO
+from .conftest import REPO, load_script
 
 TINY = {"name": "tiny16", "dataset": "smoke", "resolution": 32, "images": 2, "seed": 0, "batch_size": 2,
         "grid_images": 1,
@@ -61,20 +61,30 @@ def test_two_parts_into_two_folders_join_into_the_whole_table(smoke_env, tmp_pat
     rows = read_rows(a / RESULTS)
     assert len(rows) == len({row_key(r) for r in rows}) == 2 * 2 * 4 - 2  # the old dps rows are gone, not doubled
     meta = json.loads((a / "meta.json").read_text())
-    assert meta["replaced"] == [{"labels": ["dps@zeta=0.3"], "rows_dropped": 4, "reason": "tuned"}]
+    assert meta["replaced"] == [{"pairs": [["inpaint_box", "dps@zeta=0.3"], ["sr4", "dps@zeta=0.3"]],
+                                 "rows_dropped": 4, "reason": "tuned"}]
     assert [m["label"] for m in meta["suite"]["methods"]].count("dps@zeta=0.3") == 1
+    # a refused join changes nothing, even with --replace (the checks come before any write)
+    other = json.loads((b / "meta.json").read_text())
+    (tmp_path / "bad.json").write_text(json.dumps({**other, "metrics": {"psnr": "another definition"}}))
+    before = (a / RESULTS).read_text(), (a / "meta.json").read_text()
+    bad = subprocess.run([*again[:4], str(tmp_path / "bad.json"), "--replace"], capture_output=True, text=True,
+                         check=False)
+    assert bad.returncode != 0 and "not the same protocol" in bad.stderr
+    assert ((a / RESULTS).read_text(), (a / "meta.json").read_text()) == before
+    # a rerun of one task replaces that task's rows only
+    one = [r for r in read_rows(b / RESULTS) if r["task"] == "sr4"]
+    (tmp_path / "one.jsonl").write_text("".join(json.dumps(r) + "\n" for r in one))
+    (tmp_path / "one.json").write_text(json.dumps({**other, "methods": {"sr4": other["methods"]["sr4"]}}))
+    part = subprocess.run([*again[:3], str(tmp_path / "one.jsonl"), str(tmp_path / "one.json"), "--replace"],
+                          capture_output=True, text=True, check=False)
+    assert part.returncode == 0, part.stderr
+    rows = read_rows(a / RESULTS)
+    assert len(rows) == len({row_key(r) for r in rows}) == 2 * 2 * 4 - 2
+    assert {r["task"] for r in rows if r["method"] == "dps@zeta=0.3"} == {"inpaint_box", "sr4"}
 
 
-def _script(name: str, rel: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, REPO / rel)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-choose_settings = _script("choose_settings", "benchmarks/tuning/choose_settings.py")
+choose_settings = load_script("benchmarks/tuning/choose_settings.py")
 
 
 def _rows(task, label, psnr, lpips, images=("a", "b")):
@@ -155,7 +165,7 @@ def test_choose_on_a_real_tiny_sweep_writes_a_test_suite_that_runs(smoke_env, tm
 
 
 def test_frontier_lines_reference_and_speed_modes(tmp_path):
-    frontier = _script("plot_frontier", "benchmarks/results/plot_frontier.py")
+    frontier = load_script("benchmarks/results/plot_frontier.py")
 
     def run(name, entries, rows, speed):
         folder = tmp_path / name

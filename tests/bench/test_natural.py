@@ -15,7 +15,7 @@ from invdiff.bench.sizes import size_problem
 from invdiff.bench.store import RESULTS, read_rows
 from invdiff.solvers import build_solver
 
-from .conftest import REPO, sample_image, shared_dir, tiny_any_size_prior
+from .conftest import REPO, load_script, sample_image, shared_dir, tiny_any_size_prior
 
 NATURAL = REPO / "configs" / "bench" / "natural.yaml"
 SHARED = shared_dir()
@@ -73,11 +73,7 @@ def test_the_natural_tuning_sweep_shares_the_tasks_and_none_of_the_test_images()
 
 @pytest.mark.skipif(SHARED is None, reason="../shared (the evaluation images) is absent")
 def test_the_gpu_pack_holds_both_suites_images_byte_for_byte(tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("pack_eval", REPO / "benchmarks" / "natural" / "pack_eval.py")
-    pack_eval = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pack_eval)
+    pack_eval = load_script("benchmarks/natural/pack_eval.py")
     n, total = pack_eval.pack(SHARED / "datasets", tmp_path)
     assert n == 24 + 68 + 6 and total > 0
     manifest = (tmp_path / "MANIFEST.tsv").read_text().splitlines()[1:]
@@ -194,11 +190,7 @@ def test_a_subset_is_spread_over_the_ranks():
 
 
 def test_the_tuned_settings_rewrite_only_the_methods_and_keep_the_protocol(tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("tuned_suite", REPO / "benchmarks" / "natural" / "tuned_suite.py")
-    tuned = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tuned)
+    tuned = load_script("benchmarks/natural/tuned_suite.py")
     chosen = {"dps": {"sr4": {"zeta": 1.5}, "jpeg10": {}}, "ddnm": {"gaussian_blur": {"eta": 0.5}}, "pigdm": {},
               "_about": {"runs": ["runs/x"], "fallback": {"pigdm": ["jpeg10"]}}}
     (tmp_path / "chosen.json").write_text(json.dumps(chosen))
