@@ -63,7 +63,7 @@ case "${1:-}" in
       --out "$RES/nat-chosen" --name unused && \
       python3 benchmarks/natural/tuned_suite.py "$RES/nat-chosen/chosen.json" --out "$RES/natural-tuned.yaml.part" && \
       mv "$RES/natural-tuned.yaml.part" "$RES/natural-tuned.yaml"  # GPU 1 waits for this file
-    [ -f "$RES/natural-tuned.yaml" ] || { stamp "no tuned suite"; exit 1; }
+    [ -f "$RES/natural-tuned.yaml" ] || { stamp "no tuned suite"; touch "$RES/natural-tuned.failed"; exit 1; }
     bench "$(left)" 2,3 "$RES/natural-tuned.yaml" "$RES/nat-dps" dps > "$RES/nat-dps.log" 2>&1
     tail -n 2 "$RES/nat-dps.log"; stamp "natural done" ;;
   stage-faces)
@@ -88,13 +88,16 @@ case "${1:-}" in
     bench "$(left)" 0 configs/bench/natural.yaml "$RES/nat-repaint" repaint > "$RES/nat-repaint.log" 2>&1
     stamp "gpu0 done" ;;
   gpu1)
-    cd "$WF"; stamp "256² speed against deepinv"
+    cd "$WF"; export PYTHONPATH=/tmp/site  # pypng for the speed scripts (the 2026-11-26 run lost 3 min without it)
+    stamp "256² speed against deepinv"
     OUT=$RES/speed timeout -k 10 360 bash benchmarks/speed/run_gpu.sh issue16 > "$RES/speed-issue16.log" 2>&1
     stamp "issue16 speed exit $?"
-    OUT=$RES/speed timeout -k 10 $(( $(left) < 360 ? $(left) : 360 )) bash benchmarks/speed/run_gpu.sh natural768 \
+    OUT=$RES/speed timeout -k 10 $(( $(left) < 540 ? $(left) : 540 )) bash benchmarks/speed/run_gpu.sh natural768 \
       > "$RES/speed-natural768.log" 2>&1
     stamp "natural768 speed exit $?"
-    while [ ! -f "$RES/natural-tuned.yaml" ] && [ "$(left)" -gt 60 ]; do sleep 10; done
+    while [ ! -f "$RES/natural-tuned.yaml" ] && [ ! -f "$RES/natural-tuned.failed" ] && [ "$(left)" -gt 60 ]; do
+      sleep 10
+    done
     natural_env; stamp "natural few-step solvers (tuned) on gpu8"
     bench "$(left)" 1 "$RES/natural-tuned.yaml" "$RES/nat-few" 'diffpir,ddnm,pigdm,dps-100' > "$RES/nat-few.log" 2>&1
     stamp "gpu1 done" ;;
