@@ -17,6 +17,8 @@
 #   calls 3… (nothing carried):  bash benchmarks/results/run_gpu4_session.sh poll SECONDS   (copies results to $OUT)
 #
 # Every job stops at the deadline MINUTES after call 1 (default 22); rows of a cut run are kept (bench resumes).
+# The 2026-11-26 lease ran this script as of commit 9f9e0d7 (GPU 1 relaunched by hand with PYTHONPATH=/tmp/site);
+# later edits: GPU 1's PYTHONPATH, the 540 s box for natural768, the failure marker of the natural branch.
 # CPU smoke of the natural chain: SMOKE="--device cpu --limit 1 --prior PATH" ONLY_TUNE='dps@zeta=1,ddnm@eta=1' \
 #   W=/tmp/smoke bash benchmarks/results/run_gpu4_session.sh natural
 set -uo pipefail
