@@ -314,7 +314,10 @@ def main() -> None:
                    "backprop": res.backprop, "nfe": res.nfe, "seconds_total": seconds,
                    "seconds_per_image": seconds / batch, "ms_per_nfe": 1e3 * seconds / res.nfe,
                    "floor_ms_per_call": per_call, "overhead_ratio": 1e3 * seconds / (res.nfe * per_call),
-                   "images_per_minute": 60 * batch / seconds, "peak_mib": peak}
+                   "images_per_minute": 60 * batch / seconds, "peak_mib": peak,
+                   # fast mode replays CUDA graphs from private pools that max_memory_allocated does not see after the
+                   # warm-up (DPS at 256², batch 1: 377 MiB "peak", about the weights alone); what the process holds:
+                   "reserved_mib": torch.cuda.memory_reserved(device) / 2**20 if device.type == "cuda" else None}
             if batch == 1 and m in eager_outputs:
                 fast_short = run_solver(m, agree[m], p, op, y, device, hw)[0].x
                 row["agreement"] = {"settings": agree[m], "psnr_fast_vs_eager_fp32_db": psnr(fast_short, eager_outputs[m])}
