@@ -83,10 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--suite", type=Path, default=SUITE)
     ap.add_argument("--out", type=Path, default=None, help="where to write (default: the suite itself)")
     args = ap.parse_args(argv)
-    chosen = json.loads(args.chosen.read_text())
-    suite_text = args.suite.read_text()
-    text = rewrite(suite_text, methods_block(yaml.safe_load(suite_text)["methods"], chosen))
-    parse_suite(yaml.safe_load(text))  # the result must be a valid suite
+    try:
+        chosen = json.loads(args.chosen.read_text())
+        suite_text = args.suite.read_text()
+        text = rewrite(suite_text, methods_block(yaml.safe_load(suite_text).get("methods") or {}, chosen))
+        parse_suite(yaml.safe_load(text))  # the result must be a valid suite
+    except (OSError, ValueError, yaml.YAMLError) as e:  # JSON errors are ValueErrors; nothing has been written
+        print(f"tuned_suite: error: {e}", file=sys.stderr)
+        return 2
     out = args.out or args.suite
     out.write_text(text)
     print(f"wrote {out}")

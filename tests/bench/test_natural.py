@@ -206,3 +206,13 @@ def test_the_tuned_settings_rewrite_only_the_methods_and_keep_the_protocol(tmp_p
     head = NATURAL.read_text().split("\nmethods:")[0].rsplit("\n#", 1)[0]
     assert out.read_text().startswith(head) and "&id" not in out.read_text()
     assert "pigdm on jpeg10" in out.read_text()
+
+
+def test_tuned_suite_refuses_a_suite_without_methods_in_one_line_and_writes_nothing(tmp_path, capsys):
+    tuned = load_script("benchmarks/natural/tuned_suite.py")
+    (tmp_path / "chosen.json").write_text(json.dumps({"dps": {"sr4": {"zeta": 2.0}}}))
+    (tmp_path / "suite.yaml").write_text("name: x\n")
+    out = tmp_path / "out.yaml"
+    assert tuned.main([str(tmp_path / "chosen.json"), "--suite", str(tmp_path / "suite.yaml"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no top-level 'methods:' block" in err[0] and not out.exists()
