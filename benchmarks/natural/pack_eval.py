@@ -35,10 +35,9 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def pack(data: Path, out: Path, suite_paths: tuple[Path, ...] | Path = SUITES) -> tuple[int, int]:
+def pack(data: Path, out: Path, suite_paths: tuple[Path, ...] = SUITES) -> tuple[int, int]:
     """Copy every image of the suites from ``data`` to ``out`` (same relative paths); returns (files, bytes)."""
-    paths = (suite_paths,) if isinstance(suite_paths, Path) else suite_paths
-    images = {im.path: im for path in paths for im in suite_images(load_suite(path), data)}.values()
+    images = {im.path: im for path in suite_paths for im in suite_images(load_suite(path), data)}.values()
     rows, total = [], 0
     for im in images:
         rel = im.path.relative_to(data)

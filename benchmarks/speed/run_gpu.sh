@@ -14,13 +14,17 @@ set -uo pipefail
 out=${OUT:-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=$PWD/runs/inductor-cache
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader
+solvers() {  # NAME SOLVERS.PY-ARGS…: run solvers.py into $out/NAME.json and .log (warnings dropped from the log)
+  local name=$1; shift
+  python3 benchmarks/speed/solvers.py --out "$out/$name.d" "$@" 2>&1 | grep --line-buffered -v -i "warn" \
+    | tee "$out/$name.log"
+  cp "$out/$name.d/solvers.json" "$out/$name.json" && rm -r "${out:?}/$name.d"
+}
 case "${1:-ours}" in
   ours)
     batch=${2:-1}
     extra=(); [ "$batch" != 1 ] && extra=(--no-agreement --no-eager-floor)
-    python3 benchmarks/speed/solvers.py --batches "$batch" --out "$out/b$batch" "${extra[@]}" 2>&1 \
-      | grep --line-buffered -v -i "warn" | tee "$out/solvers_b$batch.log"
-    cp "$out/b$batch/solvers.json" "$out/solvers_b$batch.json" && rm -r "${out:?}/b$batch" ;;
+    solvers "solvers_b$batch" --batches "$batch" "${extra[@]}" ;;
   peers)
     python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/peers-wheels/*.whl
     PYTHONPATH=/tmp/site python3 benchmarks/speed/peers.py --out "$out/peers.json" 2>&1 | tee "$out/peers.log" ;;
@@ -29,12 +33,8 @@ case "${1:-ours}" in
       .carry/peers-wheels-deepinv/*.whl || exit 1
     PYTHONPATH=/tmp/site python3 benchmarks/speed/peers.py --methods diffpir,pigdm --repeats 3 \
       --out "$out/peers_issue16.json" 2>&1 | tee "$out/peers_issue16.log"
-    python3 benchmarks/speed/solvers.py --methods diffpir,ddnm,pigdm --batches 1 --out "$out/i16" 2>&1 \
-      | grep --line-buffered -v -i "warn" | tee "$out/solvers_b1_issue16.log"
-    cp "$out/i16/solvers.json" "$out/solvers_b1_issue16.json" && rm -r "${out:?}/i16" ;;
+    solvers solvers_b1_issue16 --methods diffpir,ddnm,pigdm --batches 1 ;;
   natural768)
-    python3 benchmarks/speed/solvers.py --prior natural --size 512x768 --methods ddrm,dps,repaint --batches 1 \
-      --out "$out/n768" "${@:2}" 2>&1 | grep --line-buffered -v -i "warn" | tee "$out/solvers_natural768.log"
-    cp "$out/n768/solvers.json" "$out/solvers_natural768.json" && rm -r "${out:?}/n768" ;;
+    solvers solvers_natural768 --prior natural --size 512x768 --methods ddrm,dps,repaint --batches 1 "${@:2}" ;;
   *) echo "usage: $0 ours [BATCH] | peers | issue16 | natural768 [SOLVERS.PY OPTIONS]" >&2; exit 2 ;;
 esac

@@ -62,26 +62,32 @@ def smooth_images(hw: HW, batch: int) -> torch.Tensor:
     return x.clamp(0, 1)
 
 
+def _task(task: str, hw: HW, **params: Any):
+    """``make_problem`` of ``task`` at ``hw`` with σ_y = 0.05 and seed 0: the one place the workload is defined."""
+    return make_problem(task, hw, torch.Generator().manual_seed(0), sigma_y=0.05, **params)
+
+
+def _measured(task: str, hw: HW, batch: int, device: torch.device, **params: Any) -> tuple[Any, torch.Tensor]:
+    op = _task(task, hw, **params).operator.to(device)
+    return op, op.measure(smooth_images(hw, batch).to(device), seeded_generators(1, batch, device))
+
+
 def problem(hw: HW, batch: int, device: torch.device) -> tuple[Any, torch.Tensor]:
     """A centred box hole of half of each side (a quarter of the area), σ_y = 0.05, on smooth random images.
 
     Returns (operator on ``device``, measurement y). The mask comes from ``make_problem`` with the
     natural suite's ``mask_kind: box, centred: true`` (384×256 in a 768×512 image).
     """
-    op = make_problem("inpaint", hw, torch.Generator().manual_seed(0), sigma_y=0.05, mask_kind="box",
-                      centred=True).operator.to(device)
-    return op, op.measure(smooth_images(hw, batch).to(device), seeded_generators(1, batch, device))
+    return _measured("inpaint", hw, batch, device, mask_kind="box", centred=True)
 
 
 def sr_problem(hw: HW, batch: int, device: torch.device) -> tuple[Any, torch.Tensor]:
     """The sr4 task (×4 bicubic, σ_y = 0.05) on a smooth random image batch."""
-    op = make_problem("sr4", hw, torch.Generator().manual_seed(0), sigma_y=0.05).operator.to(device)
-    return op, op.measure(smooth_images(hw, batch).to(device), seeded_generators(1, batch, device))
+    return _measured("sr4", hw, batch, device)
 
 
 def problem_details(hw: HW) -> dict[str, Any]:
     """The inpainting problem as ``make_problem`` records it (mask kind, fraction missing, σ_y)."""
-    details = make_problem("inpaint", hw, torch.Generator().manual_seed(0), sigma_y=0.05, mask_kind="box",
-                           centred=True).details
+    details = _task("inpaint", hw, mask_kind="box", centred=True).details
     return {"mask": "centred box, half of each side", **details}
 
