@@ -155,9 +155,21 @@ FAST_SPEED: dict[str, Any] = {"dtype": "bf16", "channels_last": True, "compile":
 CPU_SPEED: dict[str, Any] = {"channels_last": True}
 
 
-def speed_mode(fast: bool) -> str:
-    """The recorded name of a speed mode: ``"fast"`` or ``"fp32"`` (eager float32, the default)."""
-    return "fast" if fast else "fp32"
+def fast_speed(compile: bool = True) -> dict[str, Any]:
+    """What fast mode sets on the prior: :data:`FAST_SPEED`, or without ``torch.compile`` (``compile=False``).
+
+    Why a mode without compilation: at a photograph's own size a network call is several milliseconds of GPU
+    work, so the launch overhead that CUDA graphs remove matters less, while ``torch.compile`` builds its
+    graphs once per image shape (minutes each for the natural prior at 768×512, four shapes in the natural
+    suite; ``benchmarks/results/natural-fast/README.md``).
+    """
+    return dict(FAST_SPEED) if compile else {**FAST_SPEED, "compile": False}
+
+
+def speed_mode(fast: bool, compile: bool = True) -> str:
+    """The recorded name of a speed mode: ``"fast"``, ``"fast-eager"`` (fast without ``torch.compile``) or
+    ``"fp32"`` (eager float32, the default)."""
+    return ("fast" if compile else "fast-eager") if fast else "fp32"
 
 
 def check_fast(device: str | torch.device, flag: str = "fast=True", hint: str = "drop it on the CPU") -> None:

@@ -56,3 +56,6 @@ mutate invdiff/solvers/daps.py 's/sigma_y = max(float(getattr(operator.noise, "s
 mutate invdiff/api.py 's/^CPU_SPEED: dict\[str, Any\] = {"channels_last": True}/CPU_SPEED: dict[str, Any] = {}/' "API: priors on the CPU without channels_last" tests/cli/test_fast.py
 # session 2026-11-26 (second): join_runs --replace drops only the (task, method) pairs the other run brings
 mutate benchmarks/results/join_runs.py 's/keep = \[r for r in rows if (r\["task"\], r\["method"\]) not in pairs\]/keep = [r for r in rows if r["method"] not in {m for _, m in pairs}]/' "join_runs --replace: a partial rerun drops the method on every task" tests/bench/test_issue16.py
+# session 2026-11-26 (third): bench --tasks and --fast --no-compile
+mutate invdiff/bench/parts.py 's/    return \[t for t in suite.tasks if _matches(t.label, patterns)\]/    return list(suite.tasks)/' "bench --tasks ignored (every task runs)" tests/bench/test_parts.py
+mutate invdiff/api.py 's/    return dict(FAST_SPEED) if compile else {\*\*FAST_SPEED, "compile": False}/    return dict(FAST_SPEED)/' "bench --fast --no-compile still compiles" tests/bench/test_fast.py

@@ -128,7 +128,9 @@ def _speed_line(rows: list[dict]) -> str:
     modes = sorted({r.get("speed", "fp32") for r in rows}) or ["fp32"]
     text = {"fp32": "fp32 (eager float32)",
             "fast": "fast (bf16 autocast, channels_last, torch.compile reduce-overhead, CUDA sampler generators; "
-                    "differs slightly from fp32; compilation not timed)"}
+                    "differs slightly from fp32; compilation not timed)",
+            "fast-eager": "fast-eager (bf16 autocast, channels_last, no torch.compile, CUDA sampler generators; "
+                          "differs slightly from fp32)"}
     return f"- speed mode: {', '.join(text.get(m, m) for m in modes)}"
 
 

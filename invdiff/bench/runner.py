@@ -7,10 +7,9 @@ methods run on, so a subset for the expensive methods is spread too), skips rows
 device, and appends one row per image. After a barrier rank 0 merges the shards and writes the
 report. Without ``torchrun`` the same code is one rank of one.
 
-**Part of a suite** (``only=["dps*", "measurement"]``, ``invdiff bench --only 'dps*,measurement'``): only the
-methods and baselines whose labels match one of the shell patterns are planned, run and recorded. Two such
-runs of one suite into two folders (say one per GPU, each with whole batches) have the same fingerprint and
-disjoint columns; ``benchmarks/results/join_runs.py`` joins them into one table.
+**Part of a suite** (``only=[…]`` / ``--only``: some methods and baselines; ``tasks=[…]`` / ``--tasks``: some
+tasks): see :mod:`invdiff.bench.parts`. Such runs keep the suite's fingerprint, so their folders join
+(``benchmarks/results/join_runs.py``) and a later whole run into the same folder computes only what is missing.
 
 **Fast mode** (``fast=True``, ``invdiff bench --fast``, CUDA only): every loaded prior runs with
 :data:`invdiff.api.FAST_SPEED` (bf16 autocast, channels_last, ``torch.compile`` with CUDA graphs)
@@ -18,17 +17,16 @@ and the sampler generators are CUDA generators with the protocol's sampler seeds
 generators stay on the CPU, so every method, in either mode, sees the same measurements. Before the
 first batch of each (task, method, batch size), the first :data:`WARMUP_CALLS` network calls of the
 same solve run untimed (compiling the graphs and recording the CUDA graphs), so the seconds do not
-include compilation and no batch is solved twice. Every row and the run's record in ``meta.json`` say
-``"speed": "fast"`` or ``"fp32"``, and a folder never mixes the two: resuming one whose rows were
-made in the other mode is an error.
+include compilation and no batch is solved twice. ``compile=False`` (``--fast --no-compile``) is the same
+without ``torch.compile`` (mode ``"fast-eager"``; :func:`invdiff.api.fast_speed` says why it exists). Every row
+and the run's record in ``meta.json`` say ``"speed": "fast"``, ``"fast-eager"`` or ``"fp32"``, and a folder never
+mixes them: resuming one whose rows were made in another mode is an error.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
-import fnmatch
 import os
 import time
 from dataclasses import dataclass, field
@@ -46,6 +44,7 @@ from ..priors import CallLimitReached
 from ..solvers import build_solver
 from . import images as imgio
 from .meta import check_or_write_meta, prior_record
+from .parts import restrict, select_tasks
 from .protocol import (
     BenchImage,
     Measured,
@@ -165,42 +164,26 @@ def plan_task(suite: Suite, task: TaskSpec, example: Measured, image_shape: tupl
     return entries
 
 
-def restrict(suite: Suite, only: list[str] | None) -> Suite:
-    """A copy of ``suite`` with only the methods and baselines whose labels match a pattern of ``only``
-    (``fnmatch``; ``None``: the suite itself). A pattern that matches nothing is an error (a typo would
-    otherwise run nothing)."""
-    if only is None:
-        return suite
-    patterns = [p.strip() for p in only if p.strip()]
-    if not patterns:
-        raise api.UsageError("--only needs at least one label pattern.")
-    labels = [m.label for m in suite.methods] + list(suite.baselines)
-    unmatched = [p for p in patterns if not fnmatch.filter(labels, p)]
-    if unmatched:
-        raise api.UsageError(f"--only {unmatched} matches no method or baseline of suite {suite.name!r} "
-                             f"({', '.join(labels)}).")
-
-    def keep(label: str) -> bool:
-        return any(fnmatch.fnmatchcase(label, p) for p in patterns)
-
-    return dataclasses.replace(suite, methods=[m for m in suite.methods if keep(m.label)],
-                               baselines=[b for b in suite.baselines if keep(b)])
-
-
 class Runner:
     """Runs one suite into one output folder (see the module docstring)."""
 
     def __init__(self, suite: Suite, out: str | Path, data: str | Path | None = None, limit: int | None = None,
                  device: str | None = None, batch_size: int | None = None, save_images: bool = False,
                  prior: Any = None, lpips_weights: str | None = None, progress: bool = True,
-                 command: list[str] | None = None, fast: bool = False, only: list[str] | None = None) -> None:
+                 command: list[str] | None = None, fast: bool = False, only: list[str] | None = None,
+                 compile: bool = True, tasks: list[str] | None = None) -> None:
         """``prior`` replaces the suite's prior: a built-in name, a path, or an already loaded prior object;
-        ``only``: label patterns of the methods and baselines to run (see :func:`restrict`)."""
+        ``only``: label patterns of the methods and baselines to run, ``tasks``: of the tasks (see
+        :mod:`invdiff.bench.parts`); ``compile=False`` with ``fast``: fast mode without ``torch.compile``."""
+        if not compile and not fast:
+            raise api.UsageError("--no-compile (compile=False) changes only the fast mode; add --fast (fast=True).")
         suite = restrict(suite, only)
         self.fast = bool(fast)
-        self.speed = api.speed_mode(self.fast)
-        if self.fast:  # before any work: fast mode needs bf16 autocast and CUDA graphs
+        self.speed = api.speed_mode(self.fast, compile)
+        self.fast_speed = api.fast_speed(compile) if self.fast else None
+        if self.fast:  # before any work: fast mode needs bf16 autocast (and CUDA graphs when compiling)
             api.check_fast(resolve_device(device, int(os.environ.get("LOCAL_RANK", "0"))), "--fast (fast=True)")
+        self.run_tasks = select_tasks(suite, tasks)
         self._warm: set[tuple[str, str, tuple]] = set()  # (task, method, batch shape) already compiled
         self.suite, self.out = suite, Path(out)
         self.images = suite_images(suite, data_root(data) if needs_data_root(suite) else None, limit)
@@ -238,7 +221,7 @@ class Runner:
                 except FileNotFoundError as err:
                     raise FileNotFoundError(f"suite {self.suite.name!r}, method {m.label!r}: {err}") from None
                 if self.fast:  # the runner's own objects: configured in place
-                    loaded[source].configure(**api.FAST_SPEED)
+                    loaded[source].configure(**self.fast_speed)
             mismatch = prior_mismatch(m.method, loaded[source])
             if mismatch is not None:
                 raise ValueError(f"suite {self.suite.name!r}, method {m.label!r}: {mismatch}")
@@ -267,7 +250,7 @@ class Runner:
         """Compute every missing row, merge, and (rank 0) write the report; returns the output folder."""
         start = time.time()
         self.out.mkdir(parents=True, exist_ok=True)
-        plans = {t.label: self._plan(t) for t in self.suite.tasks}
+        plans = {t.label: self._plan(t) for t in self.run_tasks}
         rows = all_rows(self.out)
         self._check_speed(rows)
         check_or_write_meta(self.out, self.suite, prior_record(self.prior, self.prior_source), self.metrics, plans,
@@ -275,7 +258,7 @@ class Runner:
         done = {row_key(r) for r in rows}
         mine = self._my_images()
         with writer_for(self.out, self.dist.rank, self.dist.world) as writer:
-            for task in self.suite.tasks:
+            for task in self.run_tasks:
                 self._run_task(task, plans[task.label], mine, done, writer)
         self.dist.barrier()
         if self.dist.rank == 0:
@@ -296,11 +279,12 @@ class Runner:
         return [im for group in groups.values() for im in group[self.dist.rank::self.dist.world]]
 
     def _check_speed(self, rows: list[dict[str, Any]]) -> None:
-        """Refuse to add rows of one speed mode to a folder holding rows of the other (older rows: fp32)."""
+        """Refuse to add rows of one speed mode to a folder holding rows of another (older rows: fp32)."""
         other = [r for r in rows if r.get("speed", "fp32") != self.speed]
         if other:
             theirs = other[0].get("speed", "fp32")
-            how = "with --fast (fast=True)" if theirs == "fast" else "without --fast (fast=False)"
+            how = {"fast": "with --fast (fast=True)", "fast-eager": "with --fast --no-compile (compile=False)"}.get(
+                theirs, "without --fast (fast=False)")
             raise api.UsageError(f"{self.out} holds {len(other)} row(s) computed in {theirs} mode but this run is in "
                                  f"{self.speed} mode; one table never mixes the two: rerun {how}, or pass a new --out.")
 
@@ -406,7 +390,8 @@ class Runner:
         return {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": self.command,
                 "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
                 "world_size": self.dist.world, "batch_size": self.batch_size, "images": len(self.images),
-                "speed": self.speed, **({"fast_mode": dict(api.FAST_SPEED)} if self.fast else {}),
+                "speed": self.speed, **({"fast_mode": dict(self.fast_speed)} if self.fast else {}),
+                **({"tasks": [t.label for t in self.run_tasks]} if len(self.run_tasks) < len(self.suite.tasks) else {}),
                 "torch": torch.__version__, "cuda": torch.version.cuda, "threads": torch.get_num_threads()}
 
 

@@ -31,6 +31,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "slightly from the default fp32 path, the first batch of each task × method compiles for "
                         "a minute or more (untimed), rows say \"speed\": \"fast\", and a folder never mixes "
                         "the two modes (an error on the CPU)")
+    p.add_argument("--no-compile", dest="compile", action="store_false",
+                   help="with --fast: no torch.compile (bf16 autocast and channels_last only; rows say \"speed\": "
+                        "\"fast-eager\"): no minutes of compilation per image shape, for suites of large images "
+                        "of several shapes")
+    p.add_argument("--tasks", default=None, metavar="PATTERNS",
+                   help="comma-separated shell patterns (e.g. 'gaussian_blur,sr*'): run only the tasks whose labels "
+                        "match; the folder keeps the whole suite's protocol, so a later run resumes the rest")
     p.add_argument("--only", default=None, metavar="PATTERNS",
                    help="comma-separated shell patterns (e.g. 'dps*,measurement'): run only the methods and baselines "
                         "whose labels match; two such runs into two folders join with benchmarks/results/join_runs.py")
@@ -64,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
                         batch_size=args.batch_size, save_images=args.save_images, prior=args.prior,
                         lpips_weights=args.lpips_weights, progress=not args.quiet,
                         command=["invdiff", *sys.argv[1:]], fast=args.fast,
-                        only=None if args.only is None else args.only.split(","))
+                        only=None if args.only is None else args.only.split(","), compile=args.compile,
+                        tasks=None if args.tasks is None else args.tasks.split(","))
     except KeyboardInterrupt:
         return 130
     except (ValueError, OSError, RuntimeError, KeyError) as err:  # the setup: nothing has run yet

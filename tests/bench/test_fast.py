@@ -169,3 +169,50 @@ def test_fast_bench_end_to_end_on_a_gpu(smoke_env, tmp_path):
     assert json.loads((fast / "meta.json").read_text())["runs"][-1]["fast_mode"] == api.FAST_SPEED
     with pytest.raises(api.UsageError, match="computed in fast mode"):
         run(smoke_env, fast, device="cuda")
+
+
+# -- fast mode without torch.compile (``--fast --no-compile``) ---------------------------------------------------
+def test_fast_without_compile_records_fast_eager_and_configures_no_compile(smoke_env, tmp_path, cpu_fast,
+                                                                            monkeypatch):
+    from invdiff.solvers.base import Solver
+
+    speeds = []
+    real_solve = Solver.solve
+
+    def recording_solve(self, y, operator, prior, generator=None, **kwargs):
+        speeds.append(prior.speed)
+        return real_solve(self, y, operator, prior, generator, **kwargs)
+
+    monkeypatch.setattr(Solver, "solve", recording_solve)
+    out = run(smoke_env, tmp_path / "eager", device="cpu", fast=True, compile=False)
+    rows = read_rows(out / RESULTS)
+    assert rows and {r["speed"] for r in rows} == {"fast-eager"}
+    assert speeds and set(speeds) == {SpeedConfig(**{**cpu_fast, "compile": False})}
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["runs"][-1]["speed"] == "fast-eager" and meta["runs"][-1]["fast_mode"]["compile"] is False
+    assert "speed mode: fast-eager (bf16 autocast, channels_last, no torch.compile" in (out / "results.md").read_text()
+
+
+@pytest.mark.parametrize("first, second, hint", [({"fast": True}, {"fast": True, "compile": False}, "with --fast "),
+                                                 ({"fast": True, "compile": False}, {"fast": True},
+                                                  "with --fast --no-compile")])
+def test_compiled_and_uncompiled_fast_rows_never_mix(smoke_env, tmp_path, cpu_fast, first, second, hint):
+    out = run(smoke_env, tmp_path / "mixed", device="cpu", limit=1, **first)
+    with pytest.raises(api.UsageError, match=f"rerun {hint}"):
+        run(smoke_env, out, device="cpu", **second)
+
+
+def test_no_compile_without_fast_is_refused_before_any_work(smoke_env, tmp_path):
+    out = tmp_path / "refused"
+    with pytest.raises(api.UsageError, match=r"^--no-compile .* changes only the fast mode; add --fast"):
+        run(smoke_env, out, device="cpu", compile=False)
+    assert not out.exists()
+
+
+def test_bench_help_describes_no_compile_and_tasks(capsys):
+    from invdiff.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--no-compile with --fast: no torch.compile" in text and "--tasks PATTERNS" in text

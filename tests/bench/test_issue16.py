@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from invdiff.bench import parse_suite, run_suite
-from invdiff.bench.runner import restrict
+from invdiff.bench.parts import restrict
 from invdiff.bench.store import RESULTS, read_rows, row_key
 
 from .conftest import REPO, load_script

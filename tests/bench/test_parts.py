@@ -1,0 +1,82 @@
+"""Part of a suite: ``--tasks`` runs some tasks, keeps the whole suite's protocol, and a later run resumes the rest."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from invdiff import api
+from invdiff.bench import parse_suite, run_suite
+from invdiff.bench.parts import select_tasks
+from invdiff.bench.store import RESULTS, read_rows
+
+from .conftest import SMOKE
+
+
+def two_task_suite():
+    raw = {**yaml.safe_load(SMOKE.read_text()), "images": 2, "lpips": False, "baselines": ["measurement"],
+           "tasks": {"inpaint_box": {"task": "inpaint", "sigma_y": 0.05, "mask_kind": "box"},
+                     "sr4": {"task": "sr4", "sigma_y": 0.05}},
+           "methods": {"ddrm": {"steps": 2}}}
+    return parse_suite(raw)
+
+
+def run(smoke_env, out, **kwargs):
+    return run_suite(two_task_suite(), out, data=smoke_env["data"], prior=str(smoke_env["prior"]), progress=False,
+                     device="cpu", **kwargs)
+
+
+def test_select_tasks_keeps_suite_order_and_refuses_a_pattern_that_matches_nothing():
+    suite = two_task_suite()
+    assert [t.label for t in select_tasks(suite, ["sr*", "inpaint_box"])] == ["inpaint_box", "sr4"]
+    assert [t.label for t in select_tasks(suite, None)] == ["inpaint_box", "sr4"]
+    with pytest.raises(api.UsageError, match=r"--tasks \['deblur'\] matches no task of suite .*inpaint_box, sr4"):
+        select_tasks(suite, ["sr4", "deblur"])
+    with pytest.raises(api.UsageError, match="--tasks needs at least one label pattern"):
+        select_tasks(suite, [" "])
+
+
+def test_a_run_of_some_tasks_keeps_the_protocol_and_a_whole_run_resumes_the_rest(smoke_env, tmp_path, monkeypatch):
+    from invdiff.solvers.base import Solver
+
+    whole = run(smoke_env, tmp_path / "whole")
+    part = run(smoke_env, tmp_path / "part", tasks=["sr4"])
+    part_rows = read_rows(part / RESULTS)
+    assert part_rows and {r["task"] for r in part_rows} == {"sr4"}
+    meta, whole_meta = (json.loads((p / "meta.json").read_text()) for p in (part, whole))
+    assert meta["fingerprint"] == whole_meta["fingerprint"] and meta["tasks"] == whole_meta["tasks"]
+    assert meta["runs"][-1]["tasks"] == ["sr4"] and "tasks" not in whole_meta["runs"][-1]
+    assert set(meta["methods"]) == {"sr4"}
+
+    solved = []
+    real_solve = Solver.solve
+
+    def counting_solve(self, y, operator, prior, generator=None, **kwargs):
+        solved.append(operator.name)
+        return real_solve(self, y, operator, prior, generator, **kwargs)
+
+    monkeypatch.setattr(Solver, "solve", counting_solve)
+    run(smoke_env, part)  # the whole suite into the same folder: only inpainting is left to compute
+    assert solved and set(solved) == {"inpaint"}
+
+    def key(r):
+        return r["task"], r["method"], r["image"]
+
+    resumed = {key(r): r["psnr"] for r in read_rows(part / RESULTS)}
+    reference = {key(r): r["psnr"] for r in read_rows(whole / RESULTS)}
+    assert resumed.keys() == reference.keys()
+    assert all(resumed[k] == pytest.approx(reference[k], abs=1e-9) for k in reference)
+
+
+def test_cli_tasks_runs_only_those_tasks(smoke_env, tmp_path):
+    from invdiff.cli import main
+
+    out = tmp_path / "cli"
+    code = main(["bench", str(SMOKE), "--out", str(out), "--data", str(smoke_env["data"]), "--prior",
+                 str(smoke_env["prior"]), "--device", "cpu", "--quiet", "--limit", "1", "--only", "measurement",
+                 "--tasks", "inpaint*"])
+    assert code == 0
+    assert {r["task"] for r in read_rows(out / RESULTS)} == {t.label for t in parse_suite(
+        yaml.safe_load(SMOKE.read_text())).tasks if t.label.startswith("inpaint")}
