@@ -1,0 +1,23 @@
+"""benchmarks/speed/svd_views.py (the factor cache's timing script) run on the CPU at a small size."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_svd_views_script_times_every_linear_natural_task(tmp_path):
+    out = tmp_path / "views.json"  # 64×96: the suite's 61×61 blur kernels need a side of 61 or more
+    cmd = [sys.executable, str(ROOT / "benchmarks/speed/svd_views.py"), "--device", "cpu", "--size", "64x96",
+           "--reps", "2", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300)
+    report = json.loads(out.read_text())
+    assert set(report) == {"device", "torch", "size", "reps", "tasks"}
+    assert report["size"] == [64, 96] and report["reps"] == 2 and report["device"].startswith("cpu")
+    assert set(report["tasks"]) == {"inpaint_box", "inpaint_random", "gaussian_blur", "motion_blur", "sr4"}
+    for times in report["tasks"].values():
+        assert set(times) == {"cached_ms", "uncached_ms"} and times["cached_ms"] > 0 and times["uncached_ms"] > 0
