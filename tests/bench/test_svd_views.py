@@ -21,3 +21,21 @@ def test_svd_views_script_times_every_linear_natural_task(tmp_path):
     assert set(report["tasks"]) == {"inpaint_box", "inpaint_random", "gaussian_blur", "motion_blur", "sr4"}
     for times in report["tasks"].values():
         assert set(times) == {"cached_ms", "uncached_ms"} and times["cached_ms"] > 0 and times["uncached_ms"] > 0
+
+
+def test_uncached_mode_converts_afresh_and_leaves_the_cache_alone():
+    """What the 'uncached' column times: the separable views without the factor cache (the old conversion)."""
+    import torch
+
+    from operators import GaussianBlur, _linalg
+    from tests.bench.conftest import load_script
+
+    views = load_script("benchmarks/speed/svd_views.py")
+    op, x = GaussianBlur(1.0, 5), torch.rand(1, 3, 23, 29, dtype=torch.float64)  # a size no other test uses
+    fh, _ = op._factors(23, 29)
+    with views.uncached():
+        assert _linalg.as_torch(fh.Vt, x) is not _linalg.as_torch(fh.Vt, x)
+        z = op.V_t(x)
+        assert (id(fh.Vt), x.device, x.dtype) not in _linalg._DEVICE_COPIES
+    torch.testing.assert_close(op.V(z, x.shape), x)
+    assert _linalg.as_torch(fh.Vt, x) is _linalg.as_torch(fh.Vt, x)
