@@ -103,15 +103,16 @@ def _forget(key: CopyKey, ref: weakref.ref) -> None:
             del _DEVICE_COPIES[key]
 
 
-def as_torch(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    """The cached numpy array ``a`` on ``like``'s device and dtype, converted once and then shared.
+def as_torch(a: np.ndarray, like: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """The cached numpy array ``a`` on ``like``'s device, as ``like``'s dtype (or ``dtype``), converted once.
 
     Why: the SVD views used to run ``torch.tensor(a, device=…)`` at every call, on a GPU a synchronous
     pageable host→device copy (RePaint's spectral merge: 8 per step, 2,410 steps for a 768×512 photo;
     RePaint took 141–151 s per image on Gaussian blur against 18.8 s on inpainting, on an H200).
     ``V(V_t(x))`` of a 1×3×512×768 float32 image, uncached → cached (benchmarks/speed/svd_views.py,
-    median of 60, 1 thread of the shared 2-core CPU): gaussian_blur 61.28 → 60.82 ms, sr4 61.00 →
-    60.52 ms; on the CPU the copy is a memcpy (≈ 0.5 ms, within noise). GPU: not yet measured.
+    median of 60, 1 thread of the shared 2-core CPU): gaussian_blur 60.07 → 59.58 ms, sr4 59.98 →
+    59.48 ms, motion_blur 19.16 → 18.81 ms (the FFT operators' frequency index arrays, operators._fft,
+    come through here too); on the CPU the copy is a memcpy (≈ 0.5 ms). GPU: not yet measured.
 
     Keyed by ``(id(a), device, dtype)``. An entry holds ``a`` only weakly and goes when ``a`` dies
     (the factors' lru caches evict), and a hit must still be ``a`` itself, so a reused id never gets
@@ -119,7 +120,8 @@ def as_torch(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
     returned tensor is shared by every caller: never change it in place (a copy found changed, by its
     version counter, raises). Thread-safe: at worst two threads convert the same array once each.
     """
-    key = (id(a), like.device, like.dtype)
+    dtype = like.dtype if dtype is None else dtype
+    key = (id(a), like.device, dtype)
     entry = _DEVICE_COPIES.get(key)
     if entry is not None and entry[0]() is a:
         if entry[1]._version:
@@ -127,7 +129,7 @@ def as_torch(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
                                "copy it (.clone()) before modifying it.")
         return entry[1]
     with torch.inference_mode(False):
-        tensor = torch.tensor(a, device=like.device, dtype=like.dtype)
+        tensor = torch.tensor(a, device=like.device, dtype=dtype)
     with _LOCK:
         _DEVICE_COPIES[key] = (weakref.ref(a, lambda ref, key=key: _forget(key, ref)), tensor)
     return tensor

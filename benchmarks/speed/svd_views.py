@@ -4,12 +4,13 @@ RePaint's spectral merge calls ``V_t`` and ``V`` twice per step (2,410 steps for
 these views cost besides their matrix products shows in its seconds per image. For each linear task of
 ``configs/bench/natural.yaml`` (as the suite builds it: ``invdiff.tasks.make_problem`` with the suite's
 parameters, seed 0) this times ``V(V_t(x))`` of one 1×3×H×W float32 image: the median over ``--reps``
-calls, the device synchronised around each, once as the code runs (``cached``: each cached numpy factor
-converted to the device once, ``operators._linalg.as_torch``) and once with every factor converted afresh
-at each call (``uncached``: the behaviour before the cache), the two modes alternating call by call.
+calls, the device synchronised around each, once as the code runs (``cached``: each cached numpy factor,
+and motion blur's FFT index arrays, converted to the device once by ``operators._linalg.as_torch``) and
+once with every one converted afresh at each call (``uncached``: the behaviour before the cache), the two
+modes alternating call by call. The suite's 61×61 blur kernels need sides of at least 61.
 
     python3 benchmarks/speed/svd_views.py                                   # cuda if present, 512x768
-    python3 benchmarks/speed/svd_views.py --device cpu --size 32x48 --reps 2 --out views.json
+    python3 benchmarks/speed/svd_views.py --device cpu --size 64x96 --reps 2 --out views.json
 """
 
 from __future__ import annotations
@@ -32,25 +33,25 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).parent)]  # invdiff/, operators/ a
 from speed_workload import parse_size
 
 from invdiff.tasks import make_problem
-from operators import _linalg
+from operators import _fft, _linalg
 
 SUITE = ROOT / "configs" / "bench" / "natural.yaml"
 
 
-def _fresh(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+def _fresh(a: np.ndarray, like: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     """The conversion before the cache: a new tensor at every call."""
-    return torch.tensor(a, device=like.device, dtype=like.dtype)
+    return torch.tensor(a, device=like.device, dtype=like.dtype if dtype is None else dtype)
 
 
 @contextlib.contextmanager
 def uncached() -> Iterator[None]:
-    """The separable operators convert their factors afresh at every call inside the block."""
-    saved = _linalg.as_torch
-    _linalg.as_torch = _fresh
+    """The separable factors and the FFT index arrays are converted afresh at every call inside the block."""
+    saved = _linalg.as_torch, _fft.as_torch
+    _linalg.as_torch = _fft.as_torch = _fresh
     try:
         yield
     finally:
-        _linalg.as_torch = saved
+        _linalg.as_torch, _fft.as_torch = saved
 
 
 def linear_tasks(hw: tuple[int, int]) -> dict:

@@ -27,7 +27,8 @@ def test_uncached_mode_converts_afresh_and_leaves_the_cache_alone():
     """What the 'uncached' column times: the separable views without the factor cache (the old conversion)."""
     import torch
 
-    from operators import GaussianBlur, _linalg
+    from operators import GaussianBlur, MotionBlur, _linalg
+    from operators._fft import fourier_pairs
     from tests.bench.conftest import load_script
 
     views = load_script("benchmarks/speed/svd_views.py")
@@ -39,3 +40,7 @@ def test_uncached_mode_converts_afresh_and_leaves_the_cache_alone():
         assert (id(fh.Vt), x.device, x.dtype) not in _linalg._DEVICE_COPIES
     torch.testing.assert_close(op.V(z, x.shape), x)
     assert _linalg.as_torch(fh.Vt, x) is _linalg.as_torch(fh.Vt, x)
+    motion = MotionBlur(torch.ones(3, 3) / 9, channels=3)
+    with views.uncached():
+        motion.V_t(x)
+        assert (id(fourier_pairs(23, 29)[1]), x.device, torch.long) not in _linalg._DEVICE_COPIES

@@ -108,3 +108,23 @@ def test_results_are_bit_identical_to_converting_at_every_call(make, dtype):
     for _ in range(2):
         for name, call in calls.items():
             assert torch.equal(call(), want[name]), name
+
+
+def test_fft_index_arrays_are_converted_once(monkeypatch):
+    """Motion blur's frequency index arrays (``operators._fft``) go through the same cache, as int64."""
+    from operators import MotionBlur, _fft
+    from operators._fft import fourier_pairs
+
+    op = MotionBlur(torch.ones(3, 5) / 15, channels=3)
+    x = torch.rand(2, 3, 19, 26, generator=torch.Generator().manual_seed(0))
+    z = op.V_t(x)
+    self_idx, rep, inverse = fourier_pairs(19, 26)
+    copies = [_linalg._DEVICE_COPIES.get((id(a), x.device, torch.long)) for a in (self_idx, rep, inverse)]
+    assert all(c is not None for c in copies[:2])  # V_t converted self_idx and rep
+    assert torch.equal(copies[1][1], torch.tensor(rep))
+    assert torch.equal(op.V(z, x.shape), op.V(op.V_t(x), x.shape))
+    assert _linalg._DEVICE_COPIES[(id(inverse), x.device, torch.long)][1].dtype == torch.long
+    cached = op.V_t(x), op.V(z, x.shape), op.U_t(x), op.U(z, x.shape)
+    monkeypatch.setattr(_fft, "as_torch", lambda a, like, dtype: torch.tensor(a, device=like.device, dtype=dtype))
+    fresh = op.V_t(x), op.V(z, x.shape), op.U_t(x), op.U(z, x.shape)
+    assert all(torch.equal(c, f) for c, f in zip(cached, fresh))
