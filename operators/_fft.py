@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ._errors import OperatorError
-from ._linalg import frozen
+from ._linalg import as_torch, frozen
 from .base import LinearOperator
 
 
@@ -39,7 +39,8 @@ def fourier_pairs(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def _index(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(a, device=like.device, dtype=torch.long)
+    """A cached index array on ``like``'s device, converted once (:func:`~operators._linalg.as_torch`)."""
+    return as_torch(a, like, torch.long)
 
 
 def to_coords(spec: torch.Tensor) -> torch.Tensor:

@@ -4,12 +4,14 @@ With the 1-D SVDs ``R_H = U_H S_H V_Hᵀ`` (``h×H``) and ``R_W = U_W S_W V_Wᵀ
 operator on a row-major image is ``R_H ⊗ R_W = (U_H ⊗ U_W)(S_H ⊗ S_W)(V_H ⊗ V_W)ᵀ``: its
 singular values are the products ``s_H[i] s_W[j]`` (``i < h, j < w``) and the right factor is
 applied as ``V_Hᵀ X V_W``. The 1-D factors are float64 numpy arrays made by pure, cached
-functions of the image size; they are converted to the input's device and dtype at call time and
-never stored on the operator.
+functions of the image size; they are never stored on the operator, and :func:`as_torch` converts
+each to the input's device and dtype once, keeping the copy for as long as the numpy array lives.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -89,9 +91,48 @@ def conv_matrix(taps: np.ndarray, n: int, boundary: str) -> np.ndarray:
     return scatter_rows(n, n, np.broadcast_to(taps, index.shape), index, boundary)
 
 
-def as_torch(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    """A fresh tensor copy of a cached numpy array on ``like``'s device and dtype."""
-    return torch.tensor(a, device=like.device, dtype=like.dtype)
+CopyKey = tuple[int, torch.device, torch.dtype]
+_DEVICE_COPIES: dict[CopyKey, tuple[weakref.ref, torch.Tensor]] = {}
+_LOCK = threading.RLock()  # re-entrant: an entry's eviction may run inside the lock (a collection there)
+
+
+def _forget(key: CopyKey, ref: weakref.ref) -> None:
+    """Drop ``key``'s copy when its numpy array dies (only the entry that ``ref`` belongs to)."""
+    with _LOCK:
+        if _DEVICE_COPIES.get(key, (None,))[0] is ref:
+            del _DEVICE_COPIES[key]
+
+
+def as_torch(a: np.ndarray, like: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """The cached numpy array ``a`` on ``like``'s device, as ``like``'s dtype (or ``dtype``), converted once.
+
+    Why: the SVD views used to run ``torch.tensor(a, device=…)`` at every call, on a GPU a synchronous
+    pageable host→device copy (RePaint's spectral merge: 8 per step, 2,410 steps for a 768×512 photo;
+    RePaint took 141–151 s per image on Gaussian blur against 18.8 s on inpainting, on an H200).
+    ``V(V_t(x))`` of a 1×3×512×768 float32 image, uncached → cached (benchmarks/speed/svd_views.py,
+    median of 60, 1 thread of the shared 2-core CPU): gaussian_blur 60.07 → 59.58 ms, sr4 59.98 →
+    59.48 ms, motion_blur 19.16 → 18.81 ms (the FFT operators' frequency index arrays, operators._fft,
+    come through here too); on the CPU the copy is a memcpy (≈ 0.5 ms). GPU: not yet measured.
+
+    Keyed by ``(id(a), device, dtype)``. An entry holds ``a`` only weakly and goes when ``a`` dies
+    (the factors' lru caches evict), and a hit must still be ``a`` itself, so a reused id never gets
+    a stale tensor. The copy is made outside inference mode, so autograd can use it later. The
+    returned tensor is shared by every caller: never change it in place (a copy found changed, by its
+    version counter, raises). Thread-safe: at worst two threads convert the same array once each.
+    """
+    dtype = like.dtype if dtype is None else dtype
+    key = (id(a), like.device, dtype)
+    entry = _DEVICE_COPIES.get(key)
+    if entry is not None and entry[0]() is a:
+        if entry[1]._version:
+            raise RuntimeError("a shared device copy of a cached operator factor was changed in place; "
+                               "copy it (.clone()) before modifying it.")
+        return entry[1]
+    with torch.inference_mode(False):
+        tensor = torch.tensor(a, device=like.device, dtype=dtype)
+    with _LOCK:
+        _DEVICE_COPIES[key] = (weakref.ref(a, lambda ref, key=key: _forget(key, ref)), tensor)
+    return tensor
 
 
 class SeparableOperator(LinearOperator):
