@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# One lease of a 4-GPU machine (issue 20, third session of 2026-11-26): the natural table with the shipped int8
+# prior and the settings tuned on the validation split, in fast mode without torch.compile (`--fast --no-compile`:
+# last session lost most of its GPU time compiling the natural U-Net once per image shape), plus the 768×512 speed
+# table. Every job runs detached (setsid) in a copy of the tree under /tmp, so the calls return at once:
+#
+#   call 1 (carry .carry/natural-eval .carry/alexnet-features.safetensors .carry/wheels; the tree without the face
+#           priors and figures: python3 benchmarks/device/travel.py leave-out faces64 faces64-sr4 --figures):
+#       bash benchmarks/results/run_gpu4_issue20.sh stage [MINUTES]      (deadline MINUTES from now, default 23)
+#   calls 2… (nothing carried):  bash benchmarks/results/run_gpu4_issue20.sh poll SECONDS   (results to $OUT)
+#
+# GPU 0: the SVD views' cost (benchmarks/speed/svd_views.py), the 768×512 speed table without compile
+#        (run_gpu.sh natural768 --compile none), DDRM-20 on all 92 images, then DiffPIR / DDNM⁺ / ΠGDM of the tuned
+#        suite on gpu8.
+# GPU 1: RePaint on gpu8, the four tasks it has no rows for (blurs, ×4 SR, JPEG; its inpainting rows are in
+#        natural-fast/repaint, same prior and protocol), then DPS-100 and DAPS of the tuned suite on gpu8.
+# GPUs 2, 3 (torchrun): the validation sweep (configs/bench/natural-tune.yaml: the first sweep's grid plus ΠGDM w = 8
+#        and DPS ζ = 3, 4), the choice (choose_settings.py) and the tuned suite (tuned_suite.py; if that fails, the
+#        committed benchmarks/results/natural-tune/natural-tuned.yaml), then DPS-1000 on gpu8: the blurs and ×4 SR
+#        first (the PSNR goals), then inpainting and JPEG.
+# CPU (16 gloo ranks under torchrun): the classical baselines on all 92 images (no prior: joins any prior's run).
+# Every bench job stops at the deadline; rows of a cut run are kept (bench resumes).
+# CPU smoke of the chain (a copy of the tree in W, small images in W/.carry/natural-eval, a tiny any-size prior):
+#   SMOKE="--device cpu --limit 1 --prior PATH --tasks inpaint_box" W=/tmp/smoke bash … run-all
+set -uo pipefail
+W=${W:-/tmp/w}; RES=${RES:-$W/res}; SMOKE=${SMOKE:-}
+export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+export INVDIFF_DATA=$W/.carry/natural-eval INVDIFF_LPIPS_ALEXNET=$W/.carry/alexnet-features.safetensors
+export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}  # pypng and the metric wheels, installed by `stage`
+TUNED=$RES/natural-tuned.yaml
+stamp() { echo "[$(date +%H:%M:%S)] $*"; }
+left() { echo $(( $(cat "$W/deadline") - $(date +%s) )); }
+rows() { cat "$1"/results.jsonl "$1"/shards/*.jsonl 2>/dev/null | wc -l; }
+bench() {  # bench SECONDS GPUS SUITE OUT [invdiff bench options…]: one time-boxed run, torchrun for 2+ GPUs
+  local secs=$1 gpus=$2 suite=$3 out=$4 n; shift 4
+  n=$(awk -F, '{print NF}' <<< "$gpus")
+  [ "$secs" -gt 30 ] || { stamp "no time left for $out"; return 0; }
+  if [ -n "$SMOKE" ]; then
+    timeout -k 10 "$secs" python3 -m invdiff bench "$suite" --out "$out" --quiet "$@" $SMOKE  # SMOKE last: it wins
+  elif [ "$n" -gt 1 ]; then
+    CUDA_VISIBLE_DEVICES=$gpus timeout -k 20 "$secs" torchrun --standalone --nproc_per_node "$n" -m invdiff bench \
+      "$suite" --out "$out" --quiet --fast --no-compile "$@"
+  else
+    CUDA_VISIBLE_DEVICES=$gpus timeout -k 20 "$secs" python3 -m invdiff bench "$suite" --out "$out" --quiet --fast \
+      --no-compile "$@"
+  fi
+  stamp "$out: exit $?, $(rows "$out") rows"
+}
+wait_tuned() { while [ ! -f "$TUNED" ] && [ "$(left)" -gt 60 ]; do sleep 10; done; }
+
+case "${1:-}" in
+  stage)
+    rm -rf "$W" && mkdir -p "$W" && cp -a . "$W"/ && mkdir -p "$RES/speed"
+    echo $(( $(date +%s) + 60 * ${2:-23} )) > "$W/deadline"
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/wheels/*.whl
+    nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader; nproc
+    cd "$W" && for job in tune gpu0 gpu1 baselines; do
+      setsid nohup bash benchmarks/results/run_gpu4_issue20.sh "$job" > "$RES/$job.log" 2>&1 < /dev/null &
+    done
+    sleep 20; tail -n 3 "$RES"/*.log; stamp "staged; deadline in $(left) s" ;;
+  run-all)  # CPU smoke: the four jobs one after another
+    mkdir -p "$RES/speed"; for job in tune gpu0 gpu1 baselines; do bash "$0" "$job"; done ;;
+  tune)  # GPUs 2,3
+    cd "$W"; stamp "validation sweep"
+    bench $(( $(left) < 480 ? $(left) : 480 )) 2,3 configs/bench/natural-tune.yaml "$RES/nat-tune" \
+      --only 'diffpir*,ddnm*,pigdm*,dps*' > "$RES/nat-tune.run.log" 2>&1; tail -n 2 "$RES/nat-tune.run.log"
+    [ "$(rows "$RES/nat-tune")" -gt 0 ] && \
+      python3 benchmarks/tuning/choose_settings.py "$RES/nat-tune" --val configs/bench/natural-tune.yaml \
+      --out "$RES/nat-chosen" --name unused && \
+      python3 benchmarks/natural/tuned_suite.py "$RES/nat-chosen/chosen.json" --out "$TUNED.part" && mv "$TUNED.part" "$TUNED"
+    [ -f "$TUNED" ] || { stamp "no new tuned suite: the committed one"; cp benchmarks/results/natural-tune/natural-tuned.yaml "$TUNED"; }
+    stamp "DPS-1000 on gpu8: blurs and SR first"
+    bench "$(left)" 2,3 "$TUNED" "$RES/nat-dps" --only dps --tasks 'gaussian_blur,motion_blur,sr4' > "$RES/nat-dps.log" 2>&1
+    bench "$(left)" 2,3 "$TUNED" "$RES/nat-dps" --only dps >> "$RES/nat-dps.log" 2>&1
+    stamp "tune done" ;;
+  gpu0)
+    cd "$W"; stamp "SVD views at 768×512"
+    CUDA_VISIBLE_DEVICES=0 timeout -k 10 120 python3 benchmarks/speed/svd_views.py --size 512x768 \
+      --out "$RES/speed/svd_views_768.json" ${SMOKE:+--device cpu --size 32x48 --reps 2}
+    stamp "svd_views exit $?"
+    if [ -z "$SMOKE" ]; then
+      CUDA_VISIBLE_DEVICES=0 OUT=$RES/speed timeout -k 10 $(( $(left) < 300 ? $(left) : 300 )) \
+        bash benchmarks/speed/run_gpu.sh natural768 --compile none > "$RES/speed-natural768.log" 2>&1
+      stamp "natural768 speed exit $?"
+    fi
+    bench "$(left)" 0 configs/bench/natural.yaml "$RES/nat-ddrm" --only ddrm > "$RES/nat-ddrm.log" 2>&1
+    wait_tuned; stamp "few-step solvers (tuned) on gpu8"
+    bench "$(left)" 0 "$TUNED" "$RES/nat-few" --only 'diffpir,ddnm,pigdm' > "$RES/nat-few.log" 2>&1
+    stamp "gpu0 done" ;;
+  gpu1)
+    cd "$W"; stamp "RePaint on gpu8: blurs, SR, JPEG"
+    bench "$(left)" 1 configs/bench/natural.yaml "$RES/nat-repaint" --only repaint \
+      --tasks 'gaussian_blur,motion_blur,sr4,jpeg10' > "$RES/nat-repaint.log" 2>&1
+    wait_tuned; stamp "DPS-100 and DAPS (tuned suite) on gpu8"
+    bench "$(left)" 1 "$TUNED" "$RES/nat-few2" --only 'dps-100,daps' > "$RES/nat-few2.log" 2>&1
+    stamp "gpu1 done" ;;
+  baselines)  # CPU: no prior is loaded, so the rows join the GPU runs of any prior (join_runs.py)
+    cd "$W"; stamp "baselines on the CPU"
+    only=measurement,pinv,bicubic,wiener,biharmonic
+    if [ -n "$SMOKE" ]; then
+      python3 -m invdiff bench configs/bench/natural.yaml --out "$RES/nat-base" --only "$only" --quiet $SMOKE
+    else
+      CUDA_VISIBLE_DEVICES="" OMP_NUM_THREADS=1 timeout -k 20 "$(left)" torchrun --standalone --nproc_per_node 16 \
+        -m invdiff bench configs/bench/natural.yaml --out "$RES/nat-base" --only "$only" --device cpu --quiet
+    fi
+    stamp "baselines exit $?, $(rows "$RES/nat-base") rows" ;;
+  poll)
+    t0=$(date +%s)
+    while [ $(( $(date +%s) - t0 )) -lt "${2:-500}" ] && pgrep -f "run_gpu4_issue20.sh (tune|gpu0|gpu1|baselines)" > /dev/null; do
+      sleep 30
+      stamp "left $(left) s; rows: tune $(rows "$RES/nat-tune") dps $(rows "$RES/nat-dps") repaint \
+$(rows "$RES/nat-repaint") ddrm $(rows "$RES/nat-ddrm") few $(rows "$RES/nat-few") few2 $(rows "$RES/nat-few2") \
+base $(rows "$RES/nat-base")"
+    done
+    nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
+    tail -n 3 "$RES"/*.log
+    if [ -n "${OUT:-}" ]; then  # rows, metas, logs, chosen settings, speed JSON; the grids' pictures apart
+      (cd "$RES" && tar czf "$OUT/res.tar.gz" --exclude='images' --exclude='*.pt' .)
+      # the pictures the grids show, cut to the grid's centre 256² cell (bench/images.py's crop), in ≤ 15 MiB parts
+      rm -rf "$W/cells" && python3 - "$RES" "$W/cells" <<'PY'
+import sys
+from pathlib import Path
+from PIL import Image
+res, dst, cell = Path(sys.argv[1]), Path(sys.argv[2]), 256
+for p in res.glob("*/images/**/*.png"):
+    with Image.open(p) as im:
+        w, h = im.size
+        left, top = max((w - cell) // 2, 0), max((h - cell) // 2, 0)
+        q = dst / p.relative_to(res)
+        q.parent.mkdir(parents=True, exist_ok=True)
+        (im.crop((left, top, left + cell, top + cell)) if min(w, h) >= cell else im).save(q)
+PY
+      (cd "$W/cells" 2>/dev/null && tar cf - . | split -b 15M - "$OUT/cells.tar.part-")
+      ls -la "$OUT"
+    fi ;;
+  *) echo "usage: $0 stage [MINUTES] | poll SECONDS  (tune, gpu0, gpu1, baselines run detached)" >&2; exit 2 ;;
+esac
