@@ -19,6 +19,12 @@
 #        committed benchmarks/results/natural-tune/natural-tuned.yaml), then DPS-1000 on gpu8: the blurs and ×4 SR
 #        first (the PSNR goals), then inpainting and JPEG.
 # CPU (16 gloo ranks under torchrun): the classical baselines on all 92 images (no prior: joins any prior's run).
+# On a 2-GPU machine (`stage2`, when no 4-GPU one is lent) the same work, cut to fit:
+# GPU 0: the SVD views, the speed table, DDRM-20 on all images, then RePaint on gpu8 (blurs, ×4 SR, JPEG);
+# GPU 1: the sweep's missing part only (every setting on ×4 SR and JPEG, which the first sweep did not reach, and the
+#        new settings ΠGDM w = 8, DPS ζ = 3, 4 on the other four tasks; choose_settings.py reads it first and the
+#        first sweep's rows after it, less their ×4 SR rows), then DiffPIR / DDNM⁺ / ΠGDM on gpu8, then DPS-1000 on
+#        Gaussian blur and ×4 SR. CPU: the baselines on 12 gloo ranks.
 # Every bench job stops at the deadline; rows of a cut run are kept (bench resumes).
 # CPU smoke of the chain (a copy of the tree in W, small images in W/.carry/natural-eval, a tiny any-size prior):
 #   SMOKE="--device cpu --limit 1 --prior PATH --tasks inpaint_box" W=/tmp/smoke bash … run-all
@@ -48,7 +54,70 @@ bench() {  # bench SECONDS GPUS SUITE OUT [invdiff bench options…]: one time-b
 }
 wait_tuned() { while [ ! -f "$TUNED" ] && [ "$(left)" -gt 60 ]; do sleep 10; done; }
 
+choose_tuned() {  # choose_settings.py over the given sweep folders, then tuned_suite.py; else the committed suite
+  [ "$(rows "$1")" -gt 0 ] && \
+    python3 benchmarks/tuning/choose_settings.py "$@" --val configs/bench/natural-tune.yaml \
+    --out "$RES/nat-chosen" --name unused && \
+    python3 benchmarks/natural/tuned_suite.py "$RES/nat-chosen/chosen.json" --out "$TUNED.part" && mv "$TUNED.part" "$TUNED"
+  [ -f "$TUNED" ] || { stamp "no new tuned suite: the committed one"; cp benchmarks/results/natural-tune/natural-tuned.yaml "$TUNED"; }
+}
+speed() {  # GPU $1: the SVD views' cost and the 768×512 speed table without compile
+  stamp "SVD views at 768×512"
+  CUDA_VISIBLE_DEVICES=$1 timeout -k 10 120 python3 benchmarks/speed/svd_views.py --size 512x768 \
+    --out "$RES/speed/svd_views_768.json" ${SMOKE:+--device cpu --size 64x96 --reps 2}
+  stamp "svd_views exit $?"
+  if [ -z "$SMOKE" ]; then
+    CUDA_VISIBLE_DEVICES=$1 OUT=$RES/speed timeout -k 10 $(( $(left) < 270 ? $(left) : 270 )) \
+      bash benchmarks/speed/run_gpu.sh natural768 --compile none > "$RES/speed-natural768.log" 2>&1
+    stamp "natural768 speed exit $?"
+  fi
+}
+baselines() {  # CPU, $1 gloo ranks: no prior is loaded, so the rows join the GPU runs of any prior (join_runs.py)
+  stamp "baselines on the CPU"
+  local only=measurement,pinv,bicubic,wiener,biharmonic
+  if [ -n "$SMOKE" ]; then
+    python3 -m invdiff bench configs/bench/natural.yaml --out "$RES/nat-base" --only "$only" --quiet $SMOKE
+  else
+    CUDA_VISIBLE_DEVICES="" OMP_NUM_THREADS=1 timeout -k 20 "$(left)" torchrun --standalone --nproc_per_node "$1" \
+      -m invdiff bench configs/bench/natural.yaml --out "$RES/nat-base" --only "$only" --device cpu --quiet
+  fi
+  stamp "baselines exit $?, $(rows "$RES/nat-base") rows"
+}
+
 case "${1:-}" in
+  stage2)  # a 2-GPU machine
+    rm -rf "$W" && mkdir -p "$W" && cp -a . "$W"/ && mkdir -p "$RES/speed"
+    echo $(( $(date +%s) + 60 * ${2:-21} )) > "$W/deadline"
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/wheels/*.whl
+    nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader; nproc
+    cd "$W" && for job in x2a x2b x2base; do
+      setsid nohup bash benchmarks/results/run_gpu4_issue20.sh "$job" > "$RES/$job.log" 2>&1 < /dev/null &
+    done
+    sleep 20; tail -n 3 "$RES"/*.log; stamp "staged; deadline in $(left) s" ;;
+  run-all2)  # CPU smoke of the 2-GPU layout
+    mkdir -p "$RES/speed"; for job in x2b x2a x2base; do bash "$0" "$job"; done ;;
+  x2a)
+    cd "$W"; speed 0
+    bench "$(left)" 0 configs/bench/natural.yaml "$RES/nat-ddrm" --only ddrm > "$RES/nat-ddrm.log" 2>&1
+    stamp "RePaint on gpu8: blurs, SR, JPEG"
+    bench "$(left)" 0 configs/bench/natural.yaml "$RES/nat-repaint" --only repaint \
+      --tasks 'gaussian_blur,sr4,motion_blur,jpeg10' > "$RES/nat-repaint.log" 2>&1
+    stamp "x2a done" ;;
+  x2b)
+    cd "$W"; stamp "the sweep's missing part"
+    bench $(( $(left) < 300 ? $(left) : 300 )) 1 configs/bench/natural-tune.yaml "$RES/nat-tune" \
+      --only 'diffpir*,ddnm*,pigdm*,dps*' --tasks 'sr4,jpeg10' > "$RES/nat-tune.run.log" 2>&1
+    bench $(( $(left) < 200 ? $(left) : 200 )) 1 configs/bench/natural-tune.yaml "$RES/nat-tune" \
+      --only 'dps@zeta=3,dps@zeta=4,pigdm@weight=8' --tasks 'inpaint*,*blur' >> "$RES/nat-tune.run.log" 2>&1
+    mkdir -p "$RES/nat-tune1" && cp benchmarks/results/natural-tune/meta.json "$RES/nat-tune1/" && \
+      gunzip -c benchmarks/results/natural-tune/results.jsonl.gz | grep -v '"task": "sr4"' > "$RES/nat-tune1/results.jsonl"
+    choose_tuned "$RES/nat-tune" "$RES/nat-tune1"
+    stamp "few-step solvers (tuned) on gpu8"
+    bench $(( $(left) < 480 ? $(left) : 480 )) 1 "$TUNED" "$RES/nat-few" --only 'diffpir,ddnm,pigdm' > "$RES/nat-few.log" 2>&1
+    stamp "DPS-1000 on gpu8: Gaussian blur and ×4 SR"
+    bench "$(left)" 1 "$TUNED" "$RES/nat-dps" --only dps --tasks 'gaussian_blur,sr4' > "$RES/nat-dps.log" 2>&1
+    stamp "x2b done" ;;
+  x2base) cd "$W"; baselines 12 ;;
   stage)
     rm -rf "$W" && mkdir -p "$W" && cp -a . "$W"/ && mkdir -p "$RES/speed"
     echo $(( $(date +%s) + 60 * ${2:-23} )) > "$W/deadline"
@@ -64,25 +133,13 @@ case "${1:-}" in
     cd "$W"; stamp "validation sweep"
     bench $(( $(left) < 480 ? $(left) : 480 )) 2,3 configs/bench/natural-tune.yaml "$RES/nat-tune" \
       --only 'diffpir*,ddnm*,pigdm*,dps*' > "$RES/nat-tune.run.log" 2>&1; tail -n 2 "$RES/nat-tune.run.log"
-    [ "$(rows "$RES/nat-tune")" -gt 0 ] && \
-      python3 benchmarks/tuning/choose_settings.py "$RES/nat-tune" --val configs/bench/natural-tune.yaml \
-      --out "$RES/nat-chosen" --name unused && \
-      python3 benchmarks/natural/tuned_suite.py "$RES/nat-chosen/chosen.json" --out "$TUNED.part" && mv "$TUNED.part" "$TUNED"
-    [ -f "$TUNED" ] || { stamp "no new tuned suite: the committed one"; cp benchmarks/results/natural-tune/natural-tuned.yaml "$TUNED"; }
+    choose_tuned "$RES/nat-tune"
     stamp "DPS-1000 on gpu8: blurs and SR first"
     bench "$(left)" 2,3 "$TUNED" "$RES/nat-dps" --only dps --tasks 'gaussian_blur,motion_blur,sr4' > "$RES/nat-dps.log" 2>&1
     bench "$(left)" 2,3 "$TUNED" "$RES/nat-dps" --only dps >> "$RES/nat-dps.log" 2>&1
     stamp "tune done" ;;
   gpu0)
-    cd "$W"; stamp "SVD views at 768×512"
-    CUDA_VISIBLE_DEVICES=0 timeout -k 10 120 python3 benchmarks/speed/svd_views.py --size 512x768 \
-      --out "$RES/speed/svd_views_768.json" ${SMOKE:+--device cpu --size 32x48 --reps 2}
-    stamp "svd_views exit $?"
-    if [ -z "$SMOKE" ]; then
-      CUDA_VISIBLE_DEVICES=0 OUT=$RES/speed timeout -k 10 $(( $(left) < 300 ? $(left) : 300 )) \
-        bash benchmarks/speed/run_gpu.sh natural768 --compile none > "$RES/speed-natural768.log" 2>&1
-      stamp "natural768 speed exit $?"
-    fi
+    cd "$W"; speed 0
     bench "$(left)" 0 configs/bench/natural.yaml "$RES/nat-ddrm" --only ddrm > "$RES/nat-ddrm.log" 2>&1
     wait_tuned; stamp "few-step solvers (tuned) on gpu8"
     bench "$(left)" 0 "$TUNED" "$RES/nat-few" --only 'diffpir,ddnm,pigdm' > "$RES/nat-few.log" 2>&1
@@ -94,19 +151,10 @@ case "${1:-}" in
     wait_tuned; stamp "DPS-100 and DAPS (tuned suite) on gpu8"
     bench "$(left)" 1 "$TUNED" "$RES/nat-few2" --only 'dps-100,daps' > "$RES/nat-few2.log" 2>&1
     stamp "gpu1 done" ;;
-  baselines)  # CPU: no prior is loaded, so the rows join the GPU runs of any prior (join_runs.py)
-    cd "$W"; stamp "baselines on the CPU"
-    only=measurement,pinv,bicubic,wiener,biharmonic
-    if [ -n "$SMOKE" ]; then
-      python3 -m invdiff bench configs/bench/natural.yaml --out "$RES/nat-base" --only "$only" --quiet $SMOKE
-    else
-      CUDA_VISIBLE_DEVICES="" OMP_NUM_THREADS=1 timeout -k 20 "$(left)" torchrun --standalone --nproc_per_node 16 \
-        -m invdiff bench configs/bench/natural.yaml --out "$RES/nat-base" --only "$only" --device cpu --quiet
-    fi
-    stamp "baselines exit $?, $(rows "$RES/nat-base") rows" ;;
+  baselines) cd "$W"; baselines 16 ;;
   poll)
     t0=$(date +%s)
-    while [ $(( $(date +%s) - t0 )) -lt "${2:-500}" ] && pgrep -f "run_gpu4_issue20.sh (tune|gpu0|gpu1|baselines)" > /dev/null; do
+    while [ $(( $(date +%s) - t0 )) -lt "${2:-500}" ] && pgrep -f "run_gpu4_issue20.sh (tune|gpu0|gpu1|baselines|x2a|x2b|x2base)" > /dev/null; do
       sleep 30
       stamp "left $(left) s; rows: tune $(rows "$RES/nat-tune") dps $(rows "$RES/nat-dps") repaint \
 $(rows "$RES/nat-repaint") ddrm $(rows "$RES/nat-ddrm") few $(rows "$RES/nat-few") few2 $(rows "$RES/nat-few2") \
@@ -133,5 +181,5 @@ PY
       (cd "$W/cells" 2>/dev/null && tar cf - . | split -b 15M - "$OUT/cells.tar.part-")
       ls -la "$OUT"
     fi ;;
-  *) echo "usage: $0 stage [MINUTES] | poll SECONDS  (tune, gpu0, gpu1, baselines run detached)" >&2; exit 2 ;;
+  *) echo "usage: $0 stage [MINUTES] | stage2 [MINUTES] | poll SECONDS  (the jobs run detached)" >&2; exit 2 ;;
 esac
