@@ -25,6 +25,8 @@ PEER_NAMES = {"dps": "deepinv DPS", "ddrm": "deepinv DDRM", "repaint": "diffuser
 GOALS_S = {"dps": 10.0, "repaint": 10.0, "ddrm": 0.1, "diffpir": 0.5, "ddnm": 0.4}
 GOALS_SPEED_UP = {"diffpir": 4.0}  # issue 16: at least 4× faster than deepinv's DiffPIR in the same run
 NATURAL_FILE = "solvers_natural768.json"
+#: the same run without torch.compile (``run_gpu.sh natural768 --compile none``): its own section when present
+NATURAL_NOCOMPILE_FILE = "solvers_natural768_nocompile.json"
 #: issue 20 (natural prior, 768×512, one H100/H200, fast mode): s/image at most, for the settings named
 NATURAL_GOALS_S = {"ddrm": ({"steps": 20}, 1.0), "dps": ({"steps": 1000}, 30.0),
                    "repaint": ({"steps": 250, "jump_length": 10, "resamples": 10}, 30.0)}
@@ -161,14 +163,15 @@ def _mib(value: float) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:.0f}"
 
 
-def natural_lines(report: dict) -> list[str]:
-    """The section of ``solvers_natural768.json``: floor, batch-1 rows and issue 20's goals (all read from the file)."""
+def natural_lines(report: dict, name: str = NATURAL_FILE) -> list[str]:
+    """The section of a ``solvers_natural768*.json`` (``name``): floor, batch-1 rows and issue 20's goals (all read
+    from the file)."""
     h, w = report["height"], report["width"]
     fast, eager = report["floor_fast_b1"], report.get("floor_eager_fp32_b1")
     agree = report.get("fast_vs_eager_fp32_b1", {})
     problem = report.get("problem", {})
     rows = [r for r in report["runs"] if r["batch"] == 1]
-    lines = [f"## Prior `{report['prior']}` at {w}×{h} (issue 20; `{NATURAL_FILE}`)", "",
+    lines = [f"## Prior `{report['prior']}` at {w}×{h} (issue 20; `{name}`)", "",
              (f"GPU: {report['device']}; torch {report['torch']}; prior `{report['prior']}` ({report['parameters']:,} "
               f"parameters, weights: {report['weights']}); image H×W = {h}×{w}, batch 1; task: box inpainting "
               f"({problem.get('mask', 'centred box')}), fraction missing {problem.get('fraction_missing', float('nan')):.2f}, "
@@ -224,9 +227,10 @@ def main() -> None:
     lines += [*(f"- {n}" for n in notes), ""] if notes else []
     if b8 is not None:
         lines += batch_lines(b8)
-    natural = _load(folder, NATURAL_FILE)
-    if natural is not None:
-        lines += natural_lines(natural)
+    for name in (NATURAL_FILE, NATURAL_NOCOMPILE_FILE):
+        natural = _load(folder, name)
+        if natural is not None:
+            lines += natural_lines(natural, name)
     (folder / "results.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

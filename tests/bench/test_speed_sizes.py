@@ -93,5 +93,12 @@ def test_report_adds_the_natural_section_with_computed_goals(natural_run, tmp_pa
     assert rows["| dps (1000)"].endswith("| ≤ 30 s/image, overhead ≤ 1.2 | not met (s/image) |")
     assert rows["| repaint (250/10/10)"].endswith("| ≤ 30 s/image, overhead ≤ 1.2 | not met (overhead) |")
     assert "| 2048 |" in rows["| dps (1000)"] and "19,406,467 parameters" in "\n".join(after)
+    eager = {**natural_run, "runs": runs, "fast_mode": {"dtype": "bf16", "channels_last": True, "compile": "none"}}
+    (tmp_path / "solvers_natural768_nocompile.json").write_text(json.dumps(eager))
+    subprocess.run(report, check=True, capture_output=True, text=True, timeout=60)
+    both = (tmp_path / "results.md").read_text().splitlines()
+    assert both[:len(after)] == after  # the uncompiled run's section follows, the rest unchanged
+    assert "## Prior `natural` at 24×16 (issue 20; `solvers_natural768_nocompile.json`)" in both[len(after):]
+    assert "'compile': 'none'" in "\n".join(both[len(after):])
     shortened = _import("report").natural_goal({**runs[0], "settings": {"steps": 4}, "overhead_ratio": 1.1})
     assert shortened == ("overhead ≤ 1.2 (≤ 1 s/image is for 20: not judged here)", "met")
