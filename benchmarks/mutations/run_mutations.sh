@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 count=0
 mutate() {  # file, sed expression, description, [test files…]
   count=$((count + 1)); [ "$count" -lt "$from" ] && return
-  tmp=$(mktemp -d); cp -r "$root"/{invdiff,operators,tests,pyproject.toml} "$tmp"/
+  tmp=$(mktemp -d); cp -r "$root"/{invdiff,operators,tests,configs,pyproject.toml} "$tmp"/  # configs: the bench tests read its suites
   case "$1" in benchmarks/*) (cd "$root" && find benchmarks -name '*.py' -exec cp --parents {} "$tmp"/ \;) ;; esac
   sed -i "$2" "$tmp/$1"
   if cmp -s "$root/$1" "$tmp/$1"; then echo "NOT APPLIED: $3"; rm -rf "$tmp"; return; fi
@@ -70,3 +70,4 @@ mutate benchmarks/speed/svd_views.py 's/^    _linalg.as_torch = _fft.as_torch = 
 # session 2026-11-26 (third): bench --tasks and --fast --no-compile
 mutate invdiff/bench/parts.py 's/    return \[t for t in suite.tasks if _matches(t.label, patterns)\]/    return list(suite.tasks)/' "bench --tasks ignored (every task runs)" tests/bench/test_parts.py
 mutate invdiff/api.py 's/    return dict(FAST_SPEED) if compile else {\*\*FAST_SPEED, "compile": False}/    return dict(FAST_SPEED)/' "bench --fast --no-compile still compiles" tests/bench/test_fast.py
+mutate invdiff/bench/meta.py 's/for task in \[t.label for t in suite.tasks\] if task in old_methods or task in methods}/for task in methods}/' "meta.json: a run of some tasks drops the other tasks' records" tests/bench/test_parts.py

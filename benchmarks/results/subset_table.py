@@ -33,8 +33,11 @@ def table(rows: list[dict], methods: list[str]) -> list[str]:
             if m not in ran or not images:
                 cells[(task, m)] = "–"
                 continue
-            means = [sum(by[(task, m, i)][k] for i in images) / len(images) for k in METRICS]
-            cells[(task, m)] = f"{means[0]:.2f} / {means[1]:.3f} / {means[2]:.3f} ({len(images)})"
+            parts = []
+            for k, digits in zip(METRICS, (2, 3, 3)):
+                values = [by[(task, m, i)].get(k) for i in images]
+                parts.append("n/a" if None in values else f"{sum(values) / len(values):.{digits}f}")  # lpips: false
+            cells[(task, m)] = " / ".join(parts) + f" ({len(images)})"
     lines = ["| method | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
     lines += [f"| {m} | " + " | ".join(cells[(t, m)] for t in tasks) + " |" for m in methods]
     return lines

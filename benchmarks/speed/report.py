@@ -171,15 +171,18 @@ def natural_lines(report: dict, name: str = NATURAL_FILE) -> list[str]:
     agree = report.get("fast_vs_eager_fp32_b1", {})
     problem = report.get("problem", {})
     rows = [r for r in report["runs"] if r["batch"] == 1]
+    compiled = report["fast_mode"].get("compile") not in (None, False, "none")
+    label = "fast" if compiled else "fast without compile"
     lines = [f"## Prior `{report['prior']}` at {w}×{h} (issue 20; `{name}`)", "",
              (f"GPU: {report['device']}; torch {report['torch']}; prior `{report['prior']}` ({report['parameters']:,} "
               f"parameters, weights: {report['weights']}); image H×W = {h}×{w}, batch 1; task: box inpainting "
               f"({problem.get('mask', 'centred box')}), fraction missing {problem.get('fraction_missing', float('nan')):.2f}, "
               f"σ_y {problem.get('sigma_y', float('nan')):g}. Fast mode: {report['fast_mode']}. Network floor per call "
-              f"(forward / forward + backward to the input): fast {fast['forward_ms']:.2f} / "
+              f"(forward / forward + backward to the input): {label} {fast['forward_ms']:.2f} / "
               f"{fast['forward_backward_ms']:.2f} ms"
               + (f", eager fp32 {eager['forward_ms']:.2f} / {eager['forward_backward_ms']:.2f} ms" if eager else "")
-              + f"; first calls at this shape (compiling both graphs): {fast['first_calls_s']:.0f} s"
+              + f"; first calls at this shape ({'compiling both graphs' if compiled else 'nothing to compile'}): "
+                f"{fast['first_calls_s']:.0f} s"
               + (f"; fast vs eager fp32 at one point: relative L2 of ε̂ {agree['eps_rel_l2']:.2e}, of the input "
                  f"gradient {agree['input_grad_rel_l2']:.2e}" if agree else "")
               + f". Peak GPU memory of the run: {_mib(max((r['peak_mib'] for r in rows), default=float('nan')))} MiB."),

@@ -6,8 +6,10 @@
 #   bash benchmarks/speed/run_gpu.sh issue16     # issue 16 in one call: deepinv 0.5.0 DiffPIR-100 and ΠGDM-100
 #        (→ $OUT/peers_issue16.json), then our DiffPIR-100 / DDNM-100 / ΠGDM-100 with the floor (→ $OUT/solvers_b1_issue16.json)
 #   bash benchmarks/speed/run_gpu.sh natural768  # issue 20: the shipped prior `natural` at 768×512 (H×W 512×768),
-#        DDRM-20, DPS-1000, RePaint 250/10/10 with floor, peak memory and agreement (→ $OUT/solvers_natural768.json);
-#        further arguments go to solvers.py (e.g. --no-agreement); estimated 3–5 min on one H100, no carried files
+#        DDRM-20, DPS-1000, RePaint 250/10/10 with floor, peak memory and agreement (→ $OUT/solvers_natural768.json,
+#        with --compile none → solvers_natural768_nocompile.json); further arguments go to solvers.py (e.g.
+#        --no-agreement); no carried files. Compiling both graphs at this shape took 720 s on an H200 (2026-11-26):
+#        give it ≥ 15 min; without compile DPS-1000 alone takes 105 s
 # The peers travel as wheels in .carry/peers-wheels (benchmarks/speed/peers-wheels.txt lists them); issue16 needs
 # only deepinv's own two, in .carry/peers-wheels-deepinv (the image has the rest of what deepinv imports).
 set -uo pipefail
@@ -35,6 +37,7 @@ case "${1:-ours}" in
       --out "$out/peers_issue16.json" 2>&1 | tee "$out/peers_issue16.log"
     solvers solvers_b1_issue16 --methods diffpir,ddnm,pigdm --batches 1 ;;
   natural768)
-    solvers solvers_natural768 --prior natural --size 512x768 --methods ddrm,dps,repaint --batches 1 "${@:2}" ;;
+    name=solvers_natural768; [[ " ${*:2} " == *" --compile none "* ]] && name=${name}_nocompile
+    solvers "$name" --prior natural --size 512x768 --methods ddrm,dps,repaint --batches 1 "${@:2}" ;;
   *) echo "usage: $0 ours [BATCH] | peers | issue16 | natural768 [SOLVERS.PY OPTIONS]" >&2; exit 2 ;;
 esac

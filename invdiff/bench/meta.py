@@ -6,7 +6,7 @@ the checkout's git metadata lags behind its files, as on a machine that received
 the prior's name and sha256, every task's σ_y and protocol, every method's
 hyper-parameters (or why it was not run), the metric definitions (SSIM window, LPIPS backbone
 and its sha256), and one entry per run (device, torch version, world size, command, speed mode
-``fp32`` or ``fast``). A resumed run must have the same protocol fingerprint: otherwise its rows
+``fp32``, ``fast`` or ``fast-eager``). A resumed run must have the same protocol fingerprint: otherwise its rows
 would mix two experiments (the speed mode is checked on the rows themselves, by the runner).
 """
 
@@ -113,16 +113,19 @@ def check_or_write_meta(out: Path, suite: Suite, prior: dict | None, metrics, pl
                          f"backbone changed); pass a new --out or delete {out}.")
     methods = {label: [{"label": e.label, "kind": e.kind, "settings": e.settings, "not_run": e.reason}
                        for e in plan] for label, plan in plans.items()}
+    old_methods = (old or {}).get("methods", {})
     if old is not None:
-        _check_settings_kept(old.get("methods", {}), methods, out)
+        _check_settings_kept(old_methods, methods, out)
     meta = {
         "suite": suite.to_dict(), "fingerprint": key, "prior": prior, "metrics": lpips,
         "code": code,
         "tasks": {t.label: {"task": t.task, "sigma_y": DEFAULT_SIGMA_Y[t.task] if t.sigma_y is None else t.sigma_y,
                             "sigma_y_scale": "[-1, 1] (std added on [0, 1] is sigma_y / 2)", "params": t.params}
                   for t in suite.tasks},
-        "methods": {task: list({**{e["label"]: e for e in (old or {}).get("methods", {}).get(task, [])},
-                                **{e["label"]: e for e in entries}}.values()) for task, entries in methods.items()},
+        # every task either run has recorded (a run of some tasks, --tasks, keeps the others'), in suite order
+        "methods": {task: list({**{e["label"]: e for e in old_methods.get(task, [])},
+                                **{e["label"]: e for e in methods.get(task, [])}}.values())
+                    for task in [t.label for t in suite.tasks] if task in old_methods or task in methods},
         "protocol": ("per image: generator seeded sha256(seed, task, image, 'measurement') draws mask/kernel then "
                      "noise; every method samples with sha256(seed, task, image, 'sampler')"),
         "runs": [*(old or {}).get("runs", []), {**run, "code": code}],

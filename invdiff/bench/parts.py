@@ -36,7 +36,7 @@ def _matches(label: str, patterns: list[str]) -> bool:
 
 
 def _check_all_match(patterns: list[str], labels: list[str], flag: str, what: str, suite: Suite) -> None:
-    unmatched = [p for p in patterns if not fnmatch.filter(labels, p)]
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(label, p) for label in labels)]
     if unmatched:
         raise api.UsageError(f"{flag} {unmatched} matches no {what} of suite {suite.name!r} ({', '.join(labels)}).")
 

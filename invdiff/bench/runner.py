@@ -286,7 +286,7 @@ class Runner:
             how = {"fast": "with --fast (fast=True)", "fast-eager": "with --fast --no-compile (compile=False)"}.get(
                 theirs, "without --fast (fast=False)")
             raise api.UsageError(f"{self.out} holds {len(other)} row(s) computed in {theirs} mode but this run is in "
-                                 f"{self.speed} mode; one table never mixes the two: rerun {how}, or pass a new --out.")
+                                 f"{self.speed} mode; a folder never mixes modes: rerun {how}, or pass a new --out.")
 
     def _plan(self, task: TaskSpec) -> list[Entry]:
         first = self.images[0]

@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "generators with the protocol's seeds (measurements stay identical); results then differ "
                         "slightly from the default fp32 path, the first batch of each task × method compiles for "
                         "a minute or more (untimed), rows say \"speed\": \"fast\", and a folder never mixes "
-                        "the two modes (an error on the CPU)")
+                        "speed modes (an error on the CPU)")
     p.add_argument("--no-compile", dest="compile", action="store_false",
                    help="with --fast: no torch.compile (bf16 autocast and channels_last only; rows say \"speed\": "
                         "\"fast-eager\"): no compilation per image shape (minutes at 768×512), but each network "

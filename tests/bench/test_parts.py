@@ -80,3 +80,17 @@ def test_cli_tasks_runs_only_those_tasks(smoke_env, tmp_path):
     assert code == 0
     assert {r["task"] for r in read_rows(out / RESULTS)} == {t.label for t in parse_suite(
         yaml.safe_load(SMOKE.read_text())).tasks if t.label.startswith("inpaint")}
+
+
+def test_two_runs_of_different_tasks_into_one_folder_keep_both_tasks_in_meta_and_report(smoke_env, tmp_path):
+    out = run(smoke_env, tmp_path / "parts", tasks=["inpaint_box"])
+    run(smoke_env, out, tasks=["sr4"])
+    meta = json.loads((out / "meta.json").read_text())
+    assert set(meta["methods"]) == {"inpaint_box", "sr4"}  # the second part must not drop the first one's record
+    report = (out / "results.md").read_text()
+    assert "### inpaint_box" in report and "### sr4" in report
+    with pytest.raises(ValueError, match="ran with settings"):  # changed settings on the first part's task: refused
+        suite = two_task_suite()
+        suite.methods[0].settings["steps"] = 3
+        run_suite(suite, out, data=smoke_env["data"], prior=str(smoke_env["prior"]), progress=False, device="cpu",
+                  tasks=["inpaint_box"])

@@ -20,3 +20,24 @@ def test_each_task_pools_only_the_images_every_method_that_ran_it_has():
     assert cells["| wiener"][0] == "20.50 / 0.205 / 0.049 (2)"  # i0, i1 only: paired with ddrm
     assert cells["| ddrm"][0] == "30.50 / 0.305 / 0.033 (2)"
     assert cells["| wiener"][1].startswith("10.00 / 0.100 / 0.100 (3)") and cells["| ddrm"][1] == "– |"
+
+
+def test_a_metric_the_suite_did_not_compute_is_na_and_main_refuses_unknown_methods(tmp_path, capsys):
+    import json
+    import sys
+
+    st = load_script("benchmarks/results/subset_table.py")
+    rows = [{**row("blur", "ddrm", "i0", 30.0), "lpips": None}]
+    assert st.table(rows, ["ddrm"])[2] == "| ddrm | 30.00 / 0.300 / n/a (1) |"
+    (tmp_path / "results.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    argv = sys.argv
+    try:
+        sys.argv = ["subset_table.py", str(tmp_path), "--methods", "ddrm,dps"]
+        try:
+            st.main()
+        except SystemExit as e:
+            assert "has no rows of ['dps']" in str(e)
+        else:
+            raise AssertionError("an unknown method must be refused")
+    finally:
+        sys.argv = argv
