@@ -67,3 +67,19 @@ def load_script(rel: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def spy_solves(monkeypatch, record) -> list:
+    """Patch ``Solver.solve`` to append ``record(solver, y, operator, prior, generator)`` for every solve, then solve;
+    returns the list it fills."""
+    from invdiff.solvers.base import Solver
+
+    seen: list = []
+    real_solve = Solver.solve
+
+    def spying_solve(self, y, operator, prior, generator=None, **kwargs):
+        seen.append(record(self, y, operator, prior, generator))
+        return real_solve(self, y, operator, prior, generator, **kwargs)
+
+    monkeypatch.setattr(Solver, "solve", spying_solve)
+    return seen

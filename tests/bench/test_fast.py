@@ -17,7 +17,7 @@ from invdiff.bench import parse_suite, run_suite
 from invdiff.bench.store import RESULTS, read_rows, row_key
 from invdiff.priors.fast import SpeedConfig
 
-from .conftest import SMOKE
+from .conftest import SMOKE, spy_solves
 
 CUDA = torch.cuda.is_available()
 
@@ -81,17 +81,9 @@ def test_bench_help_describes_fast(capsys):
 
 
 def test_fast_rows_record_the_mode_and_see_the_same_measurements(smoke_env, tmp_path, cpu_fast, monkeypatch):
-    from invdiff.solvers.base import Solver
-
     plain = run(smoke_env, tmp_path / "fp32", device="cpu")
-    solves = []
-    real_solve = Solver.solve
-
-    def counting_solve(self, y, operator, prior, generator=None, **kwargs):
-        solves.append((self.name, prior.speed, [g.initial_seed() for g in generator]))
-        return real_solve(self, y, operator, prior, generator, **kwargs)
-
-    monkeypatch.setattr(Solver, "solve", counting_solve)
+    solves = spy_solves(monkeypatch, lambda solver, y, operator, prior, generator:
+                        (solver.name, prior.speed, [g.initial_seed() for g in generator]))
     fast = run(smoke_env, tmp_path / "fast", device="cpu", fast=True)
     fast_rows, plain_rows = read_rows(fast / RESULTS), read_rows(plain / RESULTS)
     assert {r["speed"] for r in fast_rows} == {"fast"} and {r["speed"] for r in plain_rows} == {"fp32"}
@@ -174,16 +166,7 @@ def test_fast_bench_end_to_end_on_a_gpu(smoke_env, tmp_path):
 # -- fast mode without torch.compile (``--fast --no-compile``) ---------------------------------------------------
 def test_fast_without_compile_records_fast_eager_and_configures_no_compile(smoke_env, tmp_path, cpu_fast,
                                                                             monkeypatch):
-    from invdiff.solvers.base import Solver
-
-    speeds = []
-    real_solve = Solver.solve
-
-    def recording_solve(self, y, operator, prior, generator=None, **kwargs):
-        speeds.append(prior.speed)
-        return real_solve(self, y, operator, prior, generator, **kwargs)
-
-    monkeypatch.setattr(Solver, "solve", recording_solve)
+    speeds = spy_solves(monkeypatch, lambda solver, y, operator, prior, generator: prior.speed)
     out = run(smoke_env, tmp_path / "eager", device="cpu", fast=True, compile=False)
     rows = read_rows(out / RESULTS)
     assert rows and {r["speed"] for r in rows} == {"fast-eager"}

@@ -12,7 +12,7 @@ from invdiff.bench import parse_suite, run_suite
 from invdiff.bench.parts import select_tasks
 from invdiff.bench.store import RESULTS, read_rows
 
-from .conftest import SMOKE
+from .conftest import SMOKE, spy_solves
 
 
 def two_task_suite():
@@ -39,8 +39,6 @@ def test_select_tasks_keeps_suite_order_and_refuses_a_pattern_that_matches_nothi
 
 
 def test_a_run_of_some_tasks_keeps_the_protocol_and_a_whole_run_resumes_the_rest(smoke_env, tmp_path, monkeypatch):
-    from invdiff.solvers.base import Solver
-
     whole = run(smoke_env, tmp_path / "whole")
     part = run(smoke_env, tmp_path / "part", tasks=["sr4"])
     part_rows = read_rows(part / RESULTS)
@@ -50,14 +48,7 @@ def test_a_run_of_some_tasks_keeps_the_protocol_and_a_whole_run_resumes_the_rest
     assert meta["runs"][-1]["tasks"] == ["sr4"] and "tasks" not in whole_meta["runs"][-1]
     assert set(meta["methods"]) == {"sr4"}
 
-    solved = []
-    real_solve = Solver.solve
-
-    def counting_solve(self, y, operator, prior, generator=None, **kwargs):
-        solved.append(operator.name)
-        return real_solve(self, y, operator, prior, generator, **kwargs)
-
-    monkeypatch.setattr(Solver, "solve", counting_solve)
+    solved = spy_solves(monkeypatch, lambda solver, y, operator, prior, generator: operator.name)
     run(smoke_env, part)  # the whole suite into the same folder: only inpainting is left to compute
     assert solved and set(solved) == {"inpaint"}
 
