@@ -41,26 +41,7 @@ export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 
 export INVDIFF_DATA=$W/.carry/natural-eval INVDIFF_LPIPS_ALEXNET=$W/.carry/alexnet-features.safetensors
 export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}  # pypng and the metric wheels, installed by `stage`
 TUNED=$RES/natural-tuned.yaml
-stamp() { echo "[$(date +%H:%M:%S)] $*"; }
-left() {  # seconds to the deadline (stage / stage2 / run-all* write it); a missing file is an error, not 0 s
-  [ -f "$W/deadline" ] || { echo "no $W/deadline: start with stage, stage2 or run-all" >&2; exit 2; }
-  echo $(( $(cat "$W/deadline") - $(date +%s) ))
-}
-rows() { cat "$1"/results.jsonl "$1"/shards/*.jsonl 2>/dev/null | wc -l; }
-bench() {  # bench SECONDS GPUS SUITE OUT [invdiff bench options…]: one time-boxed run, torchrun for 2+ GPUs
-  local secs=$1 gpus=$2 suite=$3 out=$4 n; shift 4
-  n=$(awk -F, '{print NF}' <<< "$gpus")
-  [ "$secs" -gt 30 ] || { stamp "no time left for $out"; return 0; }
-  if [ -n "$SMOKE" ]; then
-    timeout -k 10 "$secs" python3 -m invdiff bench "$suite" --out "$out" --quiet "$@" $SMOKE  # SMOKE last: it wins
-  elif [ "$n" -gt 1 ]; then
-    CUDA_VISIBLE_DEVICES=$gpus timeout -k 20 "$secs" torchrun --standalone --nproc_per_node "$n" -m invdiff bench \
-      "$suite" --out "$out" --quiet $MODE "$@"
-  else
-    CUDA_VISIBLE_DEVICES=$gpus timeout -k 20 "$secs" python3 -m invdiff bench "$suite" --out "$out" --quiet $MODE "$@"
-  fi
-  stamp "$out: exit $?, $(rows "$out") rows"
-}
+. "$(dirname "$0")/lease_lib.sh"  # stamp, left, rows, bench, pack_results
 wait_tuned() { while [ ! -f "$TUNED" ] && [ "$(left)" -gt 60 ]; do sleep 10; done; }
 
 choose_tuned() {  # choose_settings.py over the given sweep folders, then tuned_suite.py; else the committed suite
@@ -165,25 +146,7 @@ base $(rows "$RES/nat-base")"
     done
     nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
     tail -n 3 "$RES"/*.log
-    if [ -n "${OUT:-}" ]; then  # rows, metas, logs, chosen settings, speed JSON; the grids' pictures apart
-      (cd "$RES" && tar czf - --exclude='images' --exclude='*.pt' .) | split -b 15M - "$OUT/res.tgz.part-"
-      # the pictures the grids show, cut to the grid's centre 256² cell (bench/images.py's crop), in ≤ 15 MiB parts
-      rm -rf "$W/cells" && python3 - "$RES" "$W/cells" <<'PY'
-import sys
-from pathlib import Path
-from PIL import Image
-res, dst, cell = Path(sys.argv[1]), Path(sys.argv[2]), 256
-for p in res.glob("*/images/**/*.png"):
-    with Image.open(p) as im:
-        w, h = im.size
-        left, top = max((w - cell) // 2, 0), max((h - cell) // 2, 0)
-        q = dst / p.relative_to(res)
-        q.parent.mkdir(parents=True, exist_ok=True)
-        (im.crop((left, top, left + cell, top + cell)) if min(w, h) >= cell else im).save(q)
-PY
-      (cd "$W/cells" 2>/dev/null && tar cf - . | split -b 15M - "$OUT/cells.tar.part-")
-      ls -la "$OUT"
-    fi ;;
+    pack_results ;;
   stop)  # end every job now. Run it as its own call: a `pkill -f` whose pattern the calling command line contains
          # kills that call (it happened twice in the 2026-11-26 leases); these patterns are in no caller's command line
     pkill -f "run_gpu4_issue20.sh (tune|gpu0|gpu1|baselines|x2a|x2b|x2base)"

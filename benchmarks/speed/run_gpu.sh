@@ -14,7 +14,7 @@
 # only deepinv's own two, in .carry/peers-wheels-deepinv (the image has the rest of what deepinv imports).
 set -uo pipefail
 out=${OUT:-out}; mkdir -p "$out"
-export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=$PWD/runs/inductor-cache
+export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-$PWD/runs/inductor-cache}  # a lease script may share one
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader
 solvers() {  # NAME SOLVERS.PY-ARGS…: run solvers.py into $out/NAME.json and .log (warnings dropped from the log)
   local name=$1; shift

@@ -58,6 +58,7 @@ from .protocol import (
     sampler_generator,
     suite_images,
 )
+from .ranks import share
 from .report import write_report
 from .scopes import grid_names
 from .sizes import size_problem
@@ -269,14 +270,14 @@ class Runner:
         return self.out
 
     def _my_images(self) -> list[BenchImage]:
-        """This rank's images: round-robin within each group of images that the same methods run on, so that a
-        subset of expensive methods is spread over the ranks too (not all on the ranks its positions fall to)."""
+        """This rank's share of each group of images that the same methods run on, so that a subset of expensive
+        methods is spread over the ranks too; within a group, few shapes per rank (:func:`.ranks.share`)."""
         groups: dict[tuple[str, ...], list[BenchImage]] = {}
         for im in self.images:
             key = tuple(m.label for m in self.suite.methods
                         if m.images is not None and im.name in self.suite.method_images(m))
             groups.setdefault(key, []).append(im)
-        return [im for group in groups.values() for im in group[self.dist.rank::self.dist.world]]
+        return [im for group in groups.values() for im in share(group, self.dist.rank, self.dist.world, self.shapes.get)]
 
     def _check_speed(self, rows: list[dict[str, Any]]) -> None:
         """Refuse to add rows of one speed mode to a folder holding rows of another (older rows: fp32)."""
@@ -373,17 +374,20 @@ class Runner:
             return entry.solver.solve(y.to(self.device), copy.deepcopy(op).to(self.device), prior,
                                       generator=gens, image_shape=shape, progress=False)
 
+        warmup = None  # seconds of the warm-up solve (in fast mode: compiling this shape's graphs, if new)
         if self.fast and (task.label, entry.label, shape) not in self._warm:
             # the first calls of the same solve compile this shape's graphs; the timed solve below runs whole
+            t0 = time.perf_counter()
             with prior.limit_calls(WARMUP_CALLS), contextlib.suppress(CallLimitReached):
                 solve()
+            warmup = time.perf_counter() - t0
             self._warm.add((task.label, entry.label, shape))
         if cuda:
             torch.cuda.reset_peak_memory_stats(self.device)
         result = solve()
         peak = torch.cuda.max_memory_allocated(self.device) / 2**20 if cuda else None
-        return result.x.float().cpu(), {"nfe": result.nfe, "backprop": result.backprop,
-                                        "seconds": result.seconds / n, "peak_mem_mb": peak}
+        return result.x.float().cpu(), {"nfe": result.nfe, "backprop": result.backprop, "seconds": result.seconds / n,
+                                        "peak_mem_mb": peak, "warmup_seconds": warmup}
 
     def _run_record(self) -> dict[str, Any]:
         dev = self.device

@@ -123,6 +123,9 @@ def test_fast_warm_up_runs_only_the_first_network_calls(smoke_env, tmp_path, cpu
     # two batches of one image: one warm-up for the shape, then two whole timed solves
     assert len(rows) == 2 and {r["nfe"] for r in rows} == {10}
     assert len(calls) == WARMUP_CALLS + 2 * 10 and 0 < WARMUP_CALLS < 10
+    # the warm-up's wall time (the compile, on a GPU) is recorded on the row of the solve it preceded only
+    warm = sorted(rows, key=lambda r: r["warmup_seconds"] is None)
+    assert warm[0]["warmup_seconds"] > 0 and warm[1]["warmup_seconds"] is None
 
 
 @pytest.mark.parametrize("existing, fast, mode", [("fp32", True, "fp32"), (None, True, "fp32"),

@@ -1,0 +1,43 @@
+# Shared by the GPU lease scripts of benchmarks/results (sourced, not run): time box, row counts, one bench run,
+# and packing a lease's results into $OUT. The caller sets W (a copy of the tree), RES (results), MODE (speed
+# mode options of the bench runs) and SMOKE (CPU smoke options; empty on the GPU).
+stamp() { echo "[$(date +%H:%M:%S)] $*"; }
+left() {  # seconds to the deadline (the staging subcommand writes it); a missing file is an error, not 0 s
+  [ -f "$W/deadline" ] || { echo "no $W/deadline: start with the staging subcommand" >&2; exit 2; }
+  echo $(( $(cat "$W/deadline") - $(date +%s) ))
+}
+rows() { cat "$1"/results.jsonl "$1"/shards/*.jsonl 2>/dev/null | wc -l; }
+bench() {  # bench SECONDS GPUS SUITE OUT [invdiff bench options…]: one time-boxed run, torchrun for 2+ GPUs
+  local secs=$1 gpus=$2 suite=$3 out=$4 n; shift 4
+  n=$(awk -F, '{print NF}' <<< "$gpus")
+  [ "$secs" -gt 30 ] || { stamp "no time left for $out"; return 0; }
+  if [ -n "$SMOKE" ]; then
+    timeout -k 10 "$secs" python3 -m invdiff bench "$suite" --out "$out" --quiet "$@" $SMOKE  # SMOKE last: it wins
+  elif [ "$n" -gt 1 ]; then
+    CUDA_VISIBLE_DEVICES=$gpus timeout -k 20 "$secs" torchrun --standalone --nproc_per_node "$n" -m invdiff bench \
+      "$suite" --out "$out" --quiet $MODE "$@"
+  else
+    CUDA_VISIBLE_DEVICES=$gpus timeout -k 20 "$secs" python3 -m invdiff bench "$suite" --out "$out" --quiet $MODE "$@"
+  fi
+  stamp "$out: exit $?, $(rows "$out") rows"
+}
+pack_results() {  # $RES into $OUT: rows, metas, logs, JSON as res.tgz.part-*; the grids' pictures cut to their
+  # centre 256² cell (bench/images.py's crop) as cells.tar.part-*; every part ≤ 15 MiB (cat … | tar xzf - / xf -)
+  [ -n "${OUT:-}" ] || return 0
+  (cd "$RES" && tar czf - --exclude='images' --exclude='*.pt' --exclude='inductor-cache' .) | split -b 15M - "$OUT/res.tgz.part-"
+  rm -rf "$W/cells" && python3 - "$RES" "$W/cells" <<'PY'
+import sys
+from pathlib import Path
+from PIL import Image
+res, dst, cell = Path(sys.argv[1]), Path(sys.argv[2]), 256
+for p in res.glob("*/images/**/*.png"):
+    with Image.open(p) as im:
+        w, h = im.size
+        left, top = max((w - cell) // 2, 0), max((h - cell) // 2, 0)
+        q = dst / p.relative_to(res)
+        q.parent.mkdir(parents=True, exist_ok=True)
+        (im.crop((left, top, left + cell, top + cell)) if min(w, h) >= cell else im).save(q)
+PY
+  (cd "$W/cells" 2>/dev/null && tar cf - . | split -b 15M - "$OUT/cells.tar.part-")
+  ls -la "$OUT"
+}

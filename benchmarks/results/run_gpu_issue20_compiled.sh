@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# One lease (issue 20, session of 2026-11-26, fourth): DPS-1000 and RePaint on the natural suite's gpu8 in the
+# compiled fast mode (`--fast`), and where the compile time goes. Every run uses configs/bench/natural.yaml (the
+# tuned suite) and the shipped int8 prior; rows join benchmarks/results/natural with join_runs.py (new folders:
+# that folder holds fast-eager rows, and a folder never mixes speed modes). All processes share one inductor
+# cache ($W/inductor-cache), so a graph compiled by one is loaded, not compiled, by the next of the same shape.
+#
+#   call 1 (carry .carry/natural-eval .carry/alexnet-features.safetensors .carry/wheels; the tree without the face
+#           priors and figures: python3 benchmarks/device/travel.py leave-out faces64 faces64-sr4 --figures):
+#       bash benchmarks/results/run_gpu_issue20_compiled.sh stage4 [MINUTES]   (4 GPUs; stage2 on 2 GPUs)
+#   calls 2…: bash benchmarks/results/run_gpu_issue20_compiled.sh poll SECONDS   (results to $OUT as ≤ 15 MiB
+#       parts: cat res.tgz.part-* | tar xzf -; cat cells.tar.part-* | tar xf -); `… stop` ends the jobs.
+#
+# 4 GPUs: GPU 0 — benchmarks/speed/compile_probe.py at 768×512 (eager variants, then the compiled mode with the
+#   compiler's breakdown), the 768×512 speed table compiled (run_gpu.sh natural768: DPS-1000 and RePaint against
+#   their floor; its graphs come from the probe's cache entries), then RePaint on the blurs and ×4 SR.
+#   GPUs 1–3 (torchrun; invdiff.bench.ranks gives each rank few shapes): DPS-1000 on the blurs and ×4 SR (the
+#   PSNR goals), then on inpainting and JPEG.
+# 2 GPUs: GPU 0 as above; GPU 1 alone the DPS runs.
+# Every bench job stops at the deadline; rows of a cut run are kept (bench resumes).
+# CPU smoke of the chain (a copy of the tree in W, small images in W/.carry/natural-eval, a tiny any-size prior):
+#   SMOKE="--device cpu --limit 1 --prior PATH" PROBE="--device cpu --size 24x40 --prior PATH --reps 1" \
+#   W=/tmp/smoke bash … run-all
+set -uo pipefail
+W=${W:-/tmp/w}; RES=${RES:-$W/res}; SMOKE=${SMOKE:-}; PROBE=${PROBE:-}
+MODE=${MODE:---fast}
+export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+export INVDIFF_DATA=$W/.carry/natural-eval INVDIFF_LPIPS_ALEXNET=$W/.carry/alexnet-features.safetensors
+export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH} TORCHINDUCTOR_CACHE_DIR=$W/inductor-cache
+SUITE=configs/bench/natural.yaml
+FIRST='gaussian_blur,motion_blur,sr4'
+. "$(dirname "$0")/lease_lib.sh"  # stamp, left, rows, bench, pack_results
+
+boxed() { local cap=$1; echo $(( $(left) < cap ? $(left) : cap )); }  # seconds: the cap, or less to the deadline
+stage() {  # stage MINUTES JOBS…: a copy of the tree in $W, the deadline, the wheels, each job detached
+  local minutes=$1; shift
+  rm -rf "$W" && mkdir -p "$W" && cp -a . "$W"/ && mkdir -p "$RES/speed" "$RES/probe"
+  echo $(( $(date +%s) + 60 * minutes )) > "$W/deadline"
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/wheels/*.whl
+  nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader; nproc
+  cd "$W" && for job in "$@"; do
+    setsid nohup bash benchmarks/results/run_gpu_issue20_compiled.sh "$job" > "$RES/$job.log" 2>&1 < /dev/null &
+  done
+  sleep 20; tail -n 3 "$RES"/*.log; stamp "staged; deadline in $(left) s"
+}
+
+case "${1:-}" in
+  stage4) stage "${2:-22}" probe dps123 ;;
+  stage2) stage "${2:-22}" probe dps1 ;;
+  run-all)  # CPU smoke: the jobs one after another
+    mkdir -p "$RES/speed" "$RES/probe"; echo $(( $(date +%s) + 3600 )) > "$W/deadline"
+    for job in probe dps1; do bash "$0" "$job"; done ;;
+  probe)  # GPU 0
+    cd "$W"; stamp "compile probe at 768×512"
+    CUDA_VISIBLE_DEVICES=0 timeout -k 10 "$(boxed 720)" python3 benchmarks/speed/compile_probe.py --size 512x768 \
+      --out "$RES/probe/compile_probe_768.json" ${PROBE:+--variants eager-fp32 $PROBE} > "$RES/probe.run.log" 2>&1
+    stamp "probe exit $?"
+    if [ -z "$SMOKE" ] && [ "$(left)" -gt 120 ]; then
+      stamp "the 768×512 speed table, compiled"
+      CUDA_VISIBLE_DEVICES=0 OUT=$RES/speed timeout -k 10 "$(boxed 480)" bash benchmarks/speed/run_gpu.sh natural768 \
+        > "$RES/speed-natural768.log" 2>&1
+      stamp "speed exit $?"
+    fi
+    stamp "RePaint on gpu8: blurs and ×4 SR"
+    bench "$(left)" 0 "$SUITE" "$RES/nat-repaint" --only repaint --tasks "$FIRST" > "$RES/nat-repaint.log" 2>&1
+    stamp "probe job done" ;;
+  dps123|dps1)  # GPUs 1–3 under torchrun, or GPU 1 alone
+    cd "$W"; gpus=1,2,3; [ "$1" = dps1 ] && gpus=1
+    stamp "DPS-1000 on gpu8: blurs and ×4 SR"
+    bench "$(left)" "$gpus" "$SUITE" "$RES/nat-dps" --only dps --tasks "$FIRST" > "$RES/nat-dps.log" 2>&1
+    stamp "DPS-1000 on gpu8: inpainting and JPEG"
+    bench "$(left)" "$gpus" "$SUITE" "$RES/nat-dps" --only dps >> "$RES/nat-dps.log" 2>&1
+    stamp "dps job done" ;;
+  poll)
+    t0=$(date +%s)
+    while [ $(( $(date +%s) - t0 )) -lt "${2:-500}" ] && pgrep -f "run_gpu_issue20_compiled.sh (probe|dps)" > /dev/null; do
+      sleep 30
+      stamp "left $(left) s; rows: dps $(rows "$RES/nat-dps") repaint $(rows "$RES/nat-repaint")"
+    done
+    nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
+    tail -n 4 "$RES"/*.log
+    pack_results ;;
+  stop)  # end every job now; run it as its own call (these patterns are in no caller's command line)
+    pkill -f "run_gpu_issue20_compiled.sh (probe|dps)"
+    pkill -f "invdiff bench"; pkill -f "benchmarks/speed/"; sleep 3; stamp "stopped" ;;
+  *) echo "usage: $0 stage4 [MINUTES] | stage2 [MINUTES] | poll SECONDS | stop  (the jobs run detached)" >&2; exit 2 ;;
+esac
