@@ -163,8 +163,9 @@ def fast_speed(compile: bool = True) -> dict[str, Any]:
     forward + backward (``benchmarks/results/speed/solvers_natural768.json``). But the compiled network is
     also much faster there: 7.96 ms a forward call against 49.7 ms uncompiled in bf16 + channels_last (and
     38.6 ms in eager fp32; with the backward 107.4 against 25.8 ms), because compilation fuses the GroupNorm /
-    SiLU passes over large activations. So ``compile=False`` pays only for a shape that sees fewer than about
-    17,000 forward (9,000 forward + backward) calls; for long runs at one shape, compile.
+    SiLU passes over large activations. Eager fp32 (``fast=False``) is faster still than ``compile=False`` at
+    that size (37.8 / 73.0 ms forward / with the backward, ``compile_probe_768_h200.json``) and compiles nothing
+    either, so a few images per shape belong there; compiling pays from about 13 DPS-1000 images of one shape.
     """
     return dict(FAST_SPEED) if compile else {**FAST_SPEED, "compile": False}
 

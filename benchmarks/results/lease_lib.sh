@@ -19,7 +19,11 @@ bench() {  # bench SECONDS GPUS SUITE OUT [invdiff bench options…]: one time-b
   else
     CUDA_VISIBLE_DEVICES=$gpus timeout -k 20 "$secs" python3 -m invdiff bench "$suite" --out "$out" --quiet $MODE "$@"
   fi
-  stamp "$out: exit $?, $(rows "$out") rows"
+  local rc=$?
+  if [ "$rc" -ne 0 ] && ls "$out"/shards/*.jsonl > /dev/null 2>&1; then  # cut by the time box: rank shards → results.jsonl
+    python3 -c "import sys; from pathlib import Path; from invdiff.bench.store import merge_shards; merge_shards(Path(sys.argv[1]))" "$out"
+  fi
+  stamp "$out: exit $rc, $(rows "$out") rows"
 }
 pack_results() {  # $RES into $OUT: rows, metas, logs, JSON as res.tgz.part-*; the grids' pictures cut to their
   # centre 256² cell (bench/images.py's crop) as cells.tar.part-*; every part ≤ 15 MiB (cat … | tar xzf - / xf -)

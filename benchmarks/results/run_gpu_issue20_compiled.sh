@@ -17,13 +17,16 @@
 #   GPUs 1–3 (torchrun; invdiff.bench.ranks gives each rank few shapes): DPS-1000 on the blurs and ×4 SR (the
 #   PSNR goals), then on inpainting and JPEG.
 # 2 GPUs: GPU 0 as above; GPU 1 alone the DPS runs.
+# As run (2026-11-26, 4 × H200): stage4 22, polls; the probe measured 118 s for the compiled forward graph alone and
+#   the DPS ranks had no row after 9.5 min of compiling, so `restart-eager 13` ended every job and ran DPS-1000 in
+#   eager fp32 on all four GPUs (43 of 48 rows); RePaint and the compiled speed table did not run.
 # Every bench job stops at the deadline; rows of a cut run are kept (bench resumes).
 # CPU smoke of the chain (a copy of the tree in W, small images in W/.carry/natural-eval, a tiny any-size prior):
 #   SMOKE="--device cpu --limit 1 --prior PATH" PROBE="--device cpu --size 24x40 --prior PATH --reps 1" \
 #   W=/tmp/smoke bash … run-all
 set -uo pipefail
 W=${W:-/tmp/w}; RES=${RES:-$W/res}; SMOKE=${SMOKE:-}; PROBE=${PROBE:-}
-MODE=${MODE:---fast}
+MODE=${MODE---fast}  # set but empty: eager fp32 (no --fast)
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export INVDIFF_DATA=$W/.carry/natural-eval INVDIFF_LPIPS_ALEXNET=$W/.carry/alexnet-features.safetensors
 export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH} TORCHINDUCTOR_CACHE_DIR=$W/inductor-cache
@@ -71,11 +74,24 @@ case "${1:-}" in
     stamp "DPS-1000 on gpu8: inpainting and JPEG"
     bench "$(left)" "$gpus" "$SUITE" "$RES/nat-dps" --only dps >> "$RES/nat-dps.log" 2>&1
     stamp "dps job done" ;;
+  restart-eager)  # what the 2026-11-26 lease switched to after 9.5 min of compiling with no row (the probe had
+    # measured 118 s for the forward graph alone, single-threaded): end every job, then DPS-1000 on all 4 GPUs
+    # in eager fp32 (no --fast: 73 ms a call with its backward at 768×512, no compile) into nat-dps-fp32
+    bash "$0" stop; cp benchmarks/results/*.sh "$W"/benchmarks/results/
+    echo $(( $(date +%s) + 60 * ${2:-13} )) > "$W/deadline"
+    cd "$W" && MODE="" setsid nohup bash benchmarks/results/run_gpu_issue20_compiled.sh dps-eager \
+      > "$RES/dps-eager.log" 2>&1 < /dev/null &
+    sleep 15; tail -n 3 "$RES/dps-eager.log"; stamp "restarted; deadline in $(left) s" ;;
+  dps-eager)
+    cd "$W"; stamp "DPS-1000 (eager fp32) on gpu8: blurs and ×4 SR"
+    bench "$(left)" 0,1,2,3 "$SUITE" "$RES/nat-dps-fp32" --only dps --tasks "$FIRST" > "$RES/nat-dps-fp32.log" 2>&1
+    bench "$(left)" 0,1,2,3 "$SUITE" "$RES/nat-dps-fp32" --only dps >> "$RES/nat-dps-fp32.log" 2>&1
+    stamp "dps-eager done" ;;
   poll)
     t0=$(date +%s)
     while [ $(( $(date +%s) - t0 )) -lt "${2:-500}" ] && pgrep -f "run_gpu_issue20_compiled.sh (probe|dps)" > /dev/null; do
       sleep 30
-      stamp "left $(left) s; rows: dps $(rows "$RES/nat-dps") repaint $(rows "$RES/nat-repaint")"
+      stamp "left $(left) s; rows: dps $(rows "$RES/nat-dps") repaint $(rows "$RES/nat-repaint") dps-fp32 $(rows "$RES/nat-dps-fp32")"
     done
     nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
     tail -n 4 "$RES"/*.log
