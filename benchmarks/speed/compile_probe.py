@@ -17,8 +17,11 @@ Variants (bf16 = autocast bf16; cl = channels_last):
 * ``eager-bf16-bench``   bf16, contiguous, ``torch.backends.cudnn.benchmark = True``
 * ``eager-bf16-cl-bench`` bf16 + channels_last, cuDNN benchmark
 * ``compiled``           the fast mode: bf16 + channels_last + ``torch.compile(mode="reduce-overhead")``
+* ``compiled-dynamic``   the same with ``dynamic=True``: one shape-generic graph, compiled once for every shape
 
     python3 benchmarks/speed/compile_probe.py --size 512x768 --out $OUT/compile_probe_768.json   # GPU
+    python3 benchmarks/speed/compile_probe.py --size 512x768,320x480 --variants compiled,compiled-dynamic \
+        --out $OUT/compile_probe_shapes.json       # does a second shape compile again? (static: yes)
     python3 benchmarks/speed/compile_probe.py --device cpu --size 24x40 --variants eager-fp32,eager-bf16 \\
         --reps 1 --out /tmp/probe.json                                                             # CPU smoke
 """
@@ -37,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywher
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import speed_workload as wl
 
+from invdiff.bench.sizes import size_problem
+
 VARIANTS: dict[str, dict] = {
     "eager-fp32": {"speed": {}, "cudnn_benchmark": False},
     "eager-bf16": {"speed": {"dtype": "bf16"}, "cudnn_benchmark": False},
@@ -45,6 +50,8 @@ VARIANTS: dict[str, dict] = {
     "eager-bf16-cl-bench": {"speed": {"dtype": "bf16", "channels_last": True}, "cudnn_benchmark": True},
     "compiled": {"speed": {"dtype": "bf16", "channels_last": True, "compile": "reduce-overhead"},
                  "cudnn_benchmark": False},
+    "compiled-dynamic": {"speed": {"dtype": "bf16", "channels_last": True, "compile": "reduce-overhead",
+                                   "dynamic": True}, "cudnn_benchmark": False},
 }
 
 
@@ -97,14 +104,23 @@ def compile_breakdown() -> str | None:
     return "\n".join(lines) if len(lines) > 2 else None  # two lines: the table's header, no phase timed
 
 
-def probe_variant(name: str, prior, hw: wl.HW, device: torch.device, reps: int, row: dict, save) -> None:
-    """Fill ``row`` with the variant's timings, calling ``save()`` after each (a cut run keeps what it measured)."""
+def probe_variant(name: str, prior, sizes: list[wl.HW], device: torch.device, reps: int, rows: list, save) -> None:
+    """Append one row per size to ``rows``: the variant's timings at each size in turn, in one process (a later
+    size's first call shows whether the mode compiles again for it), calling ``save()`` after each timing."""
     spec = VARIANTS[name]
     torch._dynamo.reset()
     torch.backends.cudnn.benchmark = spec["cudnn_benchmark"]
     prior.configure(**{"dtype": "fp32", "channels_last": False, "compile": False, **spec["speed"]})
+    for hw in sizes:
+        row = {"variant": name, "size": list(hw), **spec}
+        rows.append(row)
+        measure_size(prior, hw, device, reps, row, save)
+    if device.type == "cuda":
+        rows[-1]["peak_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+
+
+def measure_size(prior, hw: wl.HW, device: torch.device, reps: int, row: dict, save) -> None:
     forward, forward_backward = calls(prior, hw, device)
-    row.update({"variant": name, **spec})
     steps = [("forward_first_s", lambda: timed_first(forward, device)),
              ("forward_ms", lambda: steady_ms(forward, device, reps)),
              ("after_forward_compile_times", compile_breakdown),
@@ -114,14 +130,13 @@ def probe_variant(name: str, prior, hw: wl.HW, device: torch.device, reps: int, 
     for key, measure in steps:
         row[key] = measure()
         save()
-    if device.type == "cuda":
-        row["peak_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--prior", default="natural", help="prior name or path (invdiff.priors.load_prior)")
-    ap.add_argument("--size", type=wl.parse_size, default=(512, 768), help="HxW (default 512x768)")
+    ap.add_argument("--size", type=lambda text: [wl.parse_size(p) for p in text.split(",")], default=[(512, 768)],
+                    help="HxW, or several comma-separated, timed in turn in one process per variant (default 512x768)")
     ap.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
     ap.add_argument("--reps", type=int, default=20, help="calls per steady timing")
     ap.add_argument("--device", default="cuda")
@@ -132,8 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}.")
     device = torch.device(args.device)
-    prior = wl.shipped_prior(args.prior, device, args.size)
-    report = {"prior": args.prior, "size": list(args.size), "torch": torch.__version__,
+    prior = wl.shipped_prior(args.prior, device, args.size[0])
+    problems = [size_problem(prior, *hw) for hw in args.size[1:]]
+    if any(problems):
+        ap.error(next(p for p in problems if p))
+    report = {"prior": args.prior, "sizes": [list(hw) for hw in args.size], "torch": torch.__version__,
               "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
               "cpus": len(__import__("os").sched_getaffinity(0)), "variants": []}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -142,11 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(report, indent=1) + "\n")
 
     for name in names:
-        row: dict = {}
-        report["variants"].append(row)
-        probe_variant(name, prior, args.size, device, args.reps, row, save)
+        start = len(report["variants"])
+        probe_variant(name, prior, args.size, device, args.reps, report["variants"], save)
         save()
-        print(json.dumps({k: v for k, v in row.items() if "compile_times" not in k}), flush=True)
+        for row in report["variants"][start:]:
+            print(json.dumps({k: v for k, v in row.items() if "compile_times" not in k}), flush=True)
     return 0
 
 

@@ -19,18 +19,27 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 
 @dataclass(frozen=True)
 class SpeedConfig:
-    """How the network runs: ``dtype`` of autocast ("fp32" = none), memory format, compile mode."""
+    """How the network runs: ``dtype`` of autocast ("fp32" = none), memory format, compile mode.
+
+    ``dynamic`` (with ``compile`` only): one shape-generic graph for every image shape, compiled once per process,
+    instead of one specialised graph per shape (the default). Why it exists: at photo sizes a specialised compile
+    costs minutes per shape (the natural prior's forward at 768×512: 118 s on an H200, nearly all of it
+    single-threaded inductor code generation; ``benchmarks/results/speed/README.md``).
+    """
 
     dtype: str = "fp32"
     channels_last: bool = False
     compile: bool | str = False
     compile_backend: str = "inductor"
+    dynamic: bool = False
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, not {self.dtype!r}.")
         if not isinstance(self.compile, bool) and self.compile not in COMPILE_MODES:
             raise ValueError(f"compile must be True, False or a mode in {COMPILE_MODES}, not {self.compile!r}.")
+        if self.dynamic and self.compile is False:
+            raise ValueError("dynamic=True shapes the compiled graph; it needs compile=True or a compile mode.")
 
     @property
     def compile_mode(self) -> str | None:
@@ -53,10 +62,11 @@ class NetRunner:
         memory_format = torch.channels_last if speed.channels_last else torch.contiguous_format
         net.to(memory_format=memory_format)
         mode = speed.compile_mode
-        # dynamic=False: one specialised graph per input shape (a solver keeps its shape for the whole
+        # dynamic=False (default): one specialised graph per input shape (a solver keeps its shape for the whole
         # run, and tiles share one shape: tiling.run_network fills the last chunk to full size when
         # compiling), instead of a slower shape-generic kernel set after the second shape is seen
-        self.fn = net if mode is None else torch.compile(net, mode=mode, backend=speed.compile_backend, dynamic=False)
+        self.fn = net if mode is None else torch.compile(net, mode=mode, backend=speed.compile_backend,
+                                                         dynamic=speed.dynamic)
         self.graphs = mode in ("reduce-overhead", "max-autotune")
 
     def param_dtype(self) -> torch.dtype | None:

@@ -270,7 +270,8 @@ class DiffusionPrior(nn.Module):
             self._calls_left = None
 
     def configure(self, dtype: str = "fp32", channels_last: bool = False, compile: bool | str = False,
-                  compile_backend: str = "inductor", tiling: TileConfig | dict | None = None) -> DiffusionPrior:
+                  compile_backend: str = "inductor", tiling: TileConfig | dict | None = None,
+                  dynamic: bool = False) -> DiffusionPrior:
         """Speed switches (see :mod:`invdiff.priors.fast`) and, if given, the tiling; returns the prior itself.
 
         ``tiling`` (a :class:`~invdiff.priors.tiling.TileConfig` or its dict, e.g. ``{"mode": "auto",
@@ -282,7 +283,7 @@ class DiffusionPrior(nn.Module):
             if tiling.mode != "off":
                 tiling.check_stride(self.stride)
             self._tiling = tiling
-        self._runner = NetRunner(self.net, SpeedConfig(dtype, channels_last, compile, compile_backend))
+        self._runner = NetRunner(self.net, SpeedConfig(dtype, channels_last, compile, compile_backend, dynamic))
         return self
 
     @property
