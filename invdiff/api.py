@@ -158,14 +158,10 @@ CPU_SPEED: dict[str, Any] = {"channels_last": True}
 def fast_speed(compile: bool = True) -> dict[str, Any]:
     """What fast mode sets on the prior: :data:`FAST_SPEED`, or without ``torch.compile`` (``compile=False``).
 
-    Why a mode without compilation: ``torch.compile`` builds its graphs once per image shape, and at a
-    photograph's size that is slow — the natural prior at 768×512 on an H200 took 720 s to compile forward and
-    forward + backward (``benchmarks/results/speed/solvers_natural768.json``). But the compiled network is
-    also much faster there: 7.96 ms a forward call against 49.7 ms uncompiled in bf16 + channels_last (and
-    38.6 ms in eager fp32; with the backward 107.4 against 25.8 ms), because compilation fuses the GroupNorm /
-    SiLU passes over large activations. Eager fp32 (``fast=False``) is faster still than ``compile=False`` at
-    that size (37.8 / 73.0 ms forward / with the backward, ``compile_probe_768_h200.json``) and compiles nothing
-    either, so a few images per shape belong there; compiling pays from about 13 DPS-1000 images of one shape.
+    Why a mode without compilation: ``torch.compile`` builds its graphs once per image shape, which took minutes
+    at 768×512 on an H200. Measured there (``benchmarks/results/speed/README.md``, "Where the compile time goes"):
+    compiled 7.96 ms a forward call, ``compile=False`` 49.7 ms, eager fp32 (``fast=False``) 37.8 ms — so eager fp32,
+    not this mode, suits a few images per shape. Those compile times predate the windowed attention's rewrite.
     """
     return dict(FAST_SPEED) if compile else {**FAST_SPEED, "compile": False}
 

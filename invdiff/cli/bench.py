@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "speed modes (an error on the CPU)")
     p.add_argument("--no-compile", dest="compile", action="store_false",
                    help="with --fast: no torch.compile (bf16 autocast and channels_last only; rows say \"speed\": "
-                        "\"fast-eager\"): no compilation per image shape (minutes at 768×512), but each network "
+                        "\"fast-eager\"): no compilation per image shape, but each network "
                         "call is several times slower there, and slower than without --fast (eager fp32), which "
                         "compiles nothing either: for few images per shape at photo sizes, drop --fast")
     p.add_argument("--tasks", default=None, metavar="PATTERNS",

@@ -23,8 +23,9 @@ class SpeedConfig:
 
     ``dynamic`` (with ``compile`` only): one shape-generic graph for every image shape, compiled once per process,
     instead of one specialised graph per shape (the default). Why it exists: at photo sizes a specialised compile
-    costs minutes per shape (the natural prior's forward at 768×512: 118 s on an H200, nearly all of it
-    single-threaded inductor code generation; ``benchmarks/results/speed/README.md``).
+    cost minutes per shape (the natural prior's forward at 768×512: 118 s on an H200, nearly all of it
+    single-threaded inductor code generation; ``benchmarks/results/speed/README.md``). Most of that came from the
+    windowed attention's per-window loop, since rewritten; whether ``dynamic`` still pays is to be measured.
     """
 
     dtype: str = "fp32"
