@@ -56,7 +56,7 @@ def test_a_windowed_network_is_local_and_the_natural_prior_says_so():
 
 def loop_reference(block_fn, x: torch.Tensor, window: int) -> torch.Tensor:
     """The definition, window by window: each window's output added where it came from, overlaps averaged."""
-    b, c, h, w = x.shape
+    h, w = x.shape[-2:]
     wh, ww = min(window, h), min(window, w)
     total, count = torch.zeros_like(x), torch.zeros(1, 1, h, w)
     for r in window_starts(h, window):
