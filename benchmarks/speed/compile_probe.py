@@ -39,6 +39,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere: the repo root holds invdiff/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import speed_workload as wl
+from solvers import sync, time_ms
 
 from invdiff.bench.sizes import size_problem
 
@@ -55,11 +56,6 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def timed_first(fn, device: torch.device) -> float:
     """Wall seconds of one call, synchronised (a new shape's first call: compile, cuDNN plans, allocation)."""
     sync(device)
@@ -67,18 +63,6 @@ def timed_first(fn, device: torch.device) -> float:
     fn()
     sync(device)
     return time.perf_counter() - t0
-
-
-def steady_ms(fn, device: torch.device, reps: int, warmup: int = 3) -> float:
-    """Mean milliseconds per call over ``reps`` back-to-back calls after ``warmup`` more (one sync at the end)."""
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    sync(device)
-    return 1e3 * (time.perf_counter() - t0) / reps
 
 
 def calls(prior, hw: wl.HW, device: torch.device):
@@ -122,10 +106,10 @@ def probe_variant(name: str, prior, sizes: list[wl.HW], device: torch.device, re
 def measure_size(prior, hw: wl.HW, device: torch.device, reps: int, row: dict, save) -> None:
     forward, forward_backward = calls(prior, hw, device)
     steps = [("forward_first_s", lambda: timed_first(forward, device)),
-             ("forward_ms", lambda: steady_ms(forward, device, reps)),
+             ("forward_ms", lambda: time_ms(forward, device, reps, warmup=3)),
              ("after_forward_compile_times", compile_breakdown),
              ("forward_backward_first_s", lambda: timed_first(forward_backward, device)),
-             ("forward_backward_ms", lambda: steady_ms(forward_backward, device, reps)),
+             ("forward_backward_ms", lambda: time_ms(forward_backward, device, reps, warmup=3)),
              ("after_both_compile_times", compile_breakdown)]
     for key, measure in steps:
         row[key] = measure()

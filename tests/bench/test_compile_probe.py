@@ -12,13 +12,18 @@ from tests.priors.helpers import tiny_prior
 from .conftest import load_script
 
 
-def test_probe_times_each_variant_and_keeps_the_fast_path_honest(tmp_path):
+def run_probe(tmp_path, size: str, variants: str) -> dict:
+    """compile_probe.py on the CPU with a tiny any-size prior; its JSON report."""
     probe = load_script("benchmarks/speed/compile_probe.py")
     prior = save_prior(tiny_prior(seed=3), tmp_path / "tiny.json", any_size=True)
     out = tmp_path / "probe.json"
-    assert probe.main(["--prior", str(prior), "--device", "cpu", "--size", "24x40", "--reps", "1",
-                       "--variants", "eager-fp32,eager-bf16-cl", "--out", str(out)]) == 0
-    report = json.loads(out.read_text())
+    assert probe.main(["--prior", str(prior), "--device", "cpu", "--size", size, "--reps", "1",
+                       "--variants", variants, "--out", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_probe_times_each_variant_and_keeps_the_fast_path_honest(tmp_path):
+    report = run_probe(tmp_path, "24x40", "eager-fp32,eager-bf16-cl")
     assert report["sizes"] == [[24, 40]] and report["device"] == "cpu" and report["cpus"] >= 1
     rows = {r["variant"]: r for r in report["variants"]}
     assert list(rows) == ["eager-fp32", "eager-bf16-cl"]
@@ -36,12 +41,7 @@ def test_probe_refuses_an_unknown_variant(tmp_path, capsys):
 
 
 def test_probe_times_each_size_in_turn_in_one_process(tmp_path):
-    probe = load_script("benchmarks/speed/compile_probe.py")
-    prior = save_prior(tiny_prior(seed=3), tmp_path / "tiny.json", any_size=True)
-    out = tmp_path / "probe.json"
-    assert probe.main(["--prior", str(prior), "--device", "cpu", "--size", "24x40,16x24", "--reps", "1",
-                       "--variants", "eager-fp32", "--out", str(out)]) == 0
-    report = json.loads(out.read_text())
+    report = run_probe(tmp_path, "24x40,16x24", "eager-fp32")
     assert report["sizes"] == [[24, 40], [16, 24]]
     assert [(r["variant"], r["size"]) for r in report["variants"]] == [("eager-fp32", [24, 40]), ("eager-fp32", [16, 24])]
     assert all(r["forward_ms"] > 0 for r in report["variants"])

@@ -85,3 +85,12 @@ def test_the_traced_graph_does_not_grow_with_the_number_of_windows():
         torch.compile(block(8), backend=counter, dynamic=False)(torch.randn(1, 32, h, w))
         sizes[(h, w)] = sum(len(g.graph.nodes) for g in counter.graphs)
     assert max(sizes.values()) - min(sizes.values()) <= 4, sizes  # 4, 96 and 40 windows
+
+
+def test_window_positions_follow_window_starts():
+    """``windowed`` builds its gather index arithmetically; ``window_starts`` stays the definition it must follow."""
+    from invdiff.priors.unet_blocks import _window_index
+
+    for length in [1, 5, 8, 12, 16, 20, 40, 60, 64, 96, 97]:
+        expected = [s + i for s in window_starts(length, 8) for i in range(min(8, length))]
+        assert _window_index(length, 8, torch.device("cpu")).tolist() == expected
