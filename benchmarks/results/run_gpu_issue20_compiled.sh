@@ -34,7 +34,9 @@ SUITE=configs/bench/natural.yaml
 FIRST='gaussian_blur,motion_blur,sr4'
 . "$(dirname "$0")/lease_lib.sh"  # stamp, left, rows, bench, pack_results
 
-boxed() { local cap=$1; echo $(( $(left) < cap ? $(left) : cap )); }  # seconds: the cap, or less to the deadline
+boxed() {  # seconds: the cap, or less to the deadline; at least 1 (timeout reads 0 as "no limit")
+  local cap=$1 l; l=$(left); l=$(( l < cap ? l : cap )); echo $(( l < 1 ? 1 : l ))
+}
 stage() {  # stage MINUTES JOBS…: a copy of the tree in $W, the deadline, the wheels, each job detached
   local minutes=$1; shift
   rm -rf "$W" && mkdir -p "$W" && cp -a . "$W"/ && mkdir -p "$RES/speed" "$RES/probe"
@@ -49,6 +51,8 @@ stage() {  # stage MINUTES JOBS…: a copy of the tree in $W, the deadline, the 
 
 case "${1:-}" in
   stage4) stage "${2:-22}" probe dps123 ;;
+  stage-probe) stage "${2:-8}" probe-static probe-dynamic ;;  # the next lease's first minutes: does the windowed
+    # attention's rewrite bring the compile at 768×512 down on the GPU, and does a second shape compile again?
   stage2) stage "${2:-22}" probe dps1 ;;
   run-all)  # CPU smoke: the jobs one after another
     mkdir -p "$RES/speed" "$RES/probe"; echo $(( $(date +%s) + 3600 )) > "$W/deadline"
@@ -67,6 +71,13 @@ case "${1:-}" in
     stamp "RePaint on gpu8: blurs and ×4 SR"
     bench "$(left)" 0 "$SUITE" "$RES/nat-repaint" --only repaint --tasks "$FIRST" > "$RES/nat-repaint.log" 2>&1
     stamp "probe job done" ;;
+  probe-static|probe-dynamic)  # GPU 0 / GPU 1: compiled and compiled-dynamic, 768×512 then 480×320 in one process
+    cd "$W"; v=compiled; gpu=0; [ "$1" = probe-dynamic ] && { v=compiled-dynamic; gpu=1; }
+    stamp "compile probe $v: 512x768, then 320x480"
+    CUDA_VISIBLE_DEVICES=$gpu timeout -k 10 "$(boxed 600)" python3 benchmarks/speed/compile_probe.py \
+      --size 512x768,320x480 --variants "$v" --out "$RES/probe/compile_probe_shapes_$v.json" \
+      ${PROBE:+--variants eager-fp32 $PROBE} > "$RES/$1.run.log" 2>&1
+    stamp "probe $v exit $?" ;;
   dps123|dps1)  # GPUs 1–3 under torchrun, or GPU 1 alone
     cd "$W"; gpus=1,2,3; [ "$1" = dps1 ] && gpus=1
     stamp "DPS-1000 on gpu8: blurs and ×4 SR"
@@ -99,5 +110,5 @@ case "${1:-}" in
   stop)  # end every job now; run it as its own call (these patterns are in no caller's command line)
     pkill -f "run_gpu_issue20_compiled.sh (probe|dps)"
     pkill -f "invdiff bench"; pkill -f "benchmarks/speed/"; sleep 3; stamp "stopped" ;;
-  *) echo "usage: $0 stage4 [MINUTES] | stage2 [MINUTES] | poll SECONDS | stop  (the jobs run detached)" >&2; exit 2 ;;
+  *) echo "usage: $0 stage4 [MINUTES] | stage2 [MINUTES] | stage-probe [MINUTES] | poll SECONDS | stop  (the jobs run detached)" >&2; exit 2 ;;
 esac
