@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import inspect
 import weakref
 from collections.abc import Iterator
@@ -75,6 +74,7 @@ import operators
 from operators.generators import validate_kernel
 
 from . import io as imageio
+from .batches import batch_key, group_cases, merge_operator, sampler_generators, solve_cases  # noqa: F401 - re-exported
 from .cases import (  # noqa: F401 - the names the CLI and users reach through invdiff.api
     FORCED,
     NO_INFO,
@@ -91,58 +91,6 @@ from .cases import (  # noqa: F401 - the names the CLI and users reach through i
     native_size,
     smallest_side,
 )
-
-
-# -- batches ------------------------------------------------------------------------------------
-def batch_key(case: Case) -> tuple:
-    """Cases with equal keys can share one solver call (inpainting masks are stacked per image)."""
-    op = case.operator
-    digest = hashlib.sha1()
-    if op.name != "inpaint":
-        for name, buf in sorted(op.named_buffers()):
-            digest.update(name.encode() + buf.detach().cpu().numpy().tobytes())
-    return (type(op).__name__, "" if op.name == "inpaint" else op.extra_repr(), repr(op.noise),
-            digest.hexdigest(), tuple(case.y.shape[1:]), case.shape)
-
-
-def merge_operator(cases: list[Case]) -> operators.Operator:
-    """One operator for a batch of cases with equal :func:`batch_key`."""
-    first = cases[0].operator
-    if len(cases) == 1 or first.name != "inpaint":
-        return first
-    return operators.Inpainting(torch.stack([c.mask for c in cases]), channels=first.channels, noise=first.noise)
-
-
-def sampler_generators(cases: list[Case], device: str | torch.device, fast: bool = False) -> list[torch.Generator]:
-    """The solver's generator per case: the case's own (CPU, continuing after the protocol draws), or with
-    ``fast`` a new generator on ``device`` seeded with the case's seed (noise drawn where it is used)."""
-    if not fast:
-        return [c.generator for c in cases]
-    return [torch.Generator(device).manual_seed(c.generator.initial_seed()) for c in cases]
-
-
-def solve_cases(cases: list[Case], solver, prior, device: str | torch.device = "cpu", progress: bool = False,
-                fast: bool = False):
-    """Solve a batch of cases with equal keys in one call, in their ``y``'s dtype; returns the ``SolveResult``.
-
-    ``fast``: the sampler's noise comes from CUDA generators (:func:`sampler_generators`); the
-    prior itself must already be configured (:func:`get_prior` with ``fast=True``).
-    """
-    y = torch.cat([c.y for c in cases]).to(device)
-    return solver.solve(y, merge_operator(cases), prior, generator=sampler_generators(cases, device, fast),
-                        image_shape=(len(cases), *cases[0].shape), progress=progress)
-
-
-def group_cases(indices: list[int], cases: dict[int, Case], batch_size: int) -> list[list[int]]:
-    """Consecutive runs of equal :func:`batch_key`, at most ``batch_size`` long."""
-    groups: list[list[int]] = []
-    for i in indices:
-        if groups and len(groups[-1]) < batch_size and batch_key(cases[groups[-1][0]]) == batch_key(cases[i]):
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    return groups
-
 
 # -- speed modes ---------------------------------------------------------------------------------
 #: What ``fast=True`` / ``--fast`` sets on the prior (:meth:`~invdiff.priors.DiffusionPrior.configure`).
