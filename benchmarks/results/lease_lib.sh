@@ -1,10 +1,25 @@
 # Shared by the GPU lease scripts of benchmarks/results (sourced, not run): time box, row counts, one bench run,
 # and packing a lease's results into $OUT. The caller sets W (a copy of the tree), RES (results), MODE (speed
-# mode options of the bench runs) and SMOKE (CPU smoke options; empty on the GPU).
+# mode options of the bench runs), SMOKE (CPU smoke options; empty on the GPU) and LEASE_SCRIPT (the calling script's
+# path in the tree: `stage` starts its jobs through it).
 stamp() { echo "[$(date +%H:%M:%S)] $*"; }
 left() {  # seconds to the deadline (the staging subcommand writes it); a missing file is an error, not 0 s
   [ -f "$W/deadline" ] || { echo "no $W/deadline: start with the staging subcommand" >&2; exit 2; }
   echo $(( $(cat "$W/deadline") - $(date +%s) ))
+}
+boxed() {  # seconds: the cap, or less to the deadline; at least 1 (timeout reads 0 as "no limit")
+  local cap=$1 l; l=$(left); l=$(( l < cap ? l : cap )); echo $(( l < 1 ? 1 : l ))
+}
+stage() {  # stage MINUTES JOBS…: a copy of the tree in $W, the deadline, the wheels, each job detached
+  local minutes=$1; shift
+  rm -rf "$W" && mkdir -p "$W" && cp -a . "$W"/ && mkdir -p "$RES/speed" "$RES/probe"
+  echo $(( $(date +%s) + 60 * minutes )) > "$W/deadline"
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/wheels/*.whl
+  nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader; nproc
+  cd "$W" && for job in "$@"; do
+    setsid nohup bash "$LEASE_SCRIPT" "$job" > "$RES/$job.log" 2>&1 < /dev/null &
+  done
+  sleep 20; tail -n 3 "$RES"/*.log; stamp "staged; deadline in $(left) s"
 }
 rows() { cat "$1"/results.jsonl "$1"/shards/*.jsonl 2>/dev/null | wc -l; }
 bench() {  # bench SECONDS GPUS SUITE OUT [invdiff bench options…]: one time-boxed run, torchrun for 2+ GPUs

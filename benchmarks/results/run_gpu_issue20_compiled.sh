@@ -32,22 +32,8 @@ export INVDIFF_DATA=$W/.carry/natural-eval INVDIFF_LPIPS_ALEXNET=$W/.carry/alexn
 export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH} TORCHINDUCTOR_CACHE_DIR=$W/inductor-cache
 SUITE=configs/bench/natural.yaml
 FIRST='gaussian_blur,motion_blur,sr4'
-. "$(dirname "$0")/lease_lib.sh"  # stamp, left, rows, bench, pack_results
-
-boxed() {  # seconds: the cap, or less to the deadline; at least 1 (timeout reads 0 as "no limit")
-  local cap=$1 l; l=$(left); l=$(( l < cap ? l : cap )); echo $(( l < 1 ? 1 : l ))
-}
-stage() {  # stage MINUTES JOBS…: a copy of the tree in $W, the deadline, the wheels, each job detached
-  local minutes=$1; shift
-  rm -rf "$W" && mkdir -p "$W" && cp -a . "$W"/ && mkdir -p "$RES/speed" "$RES/probe"
-  echo $(( $(date +%s) + 60 * minutes )) > "$W/deadline"
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/wheels/*.whl
-  nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader; nproc
-  cd "$W" && for job in "$@"; do
-    setsid nohup bash benchmarks/results/run_gpu_issue20_compiled.sh "$job" > "$RES/$job.log" 2>&1 < /dev/null &
-  done
-  sleep 20; tail -n 3 "$RES"/*.log; stamp "staged; deadline in $(left) s"
-}
+LEASE_SCRIPT=benchmarks/results/run_gpu_issue20_compiled.sh
+. "$(dirname "$0")/lease_lib.sh"  # stamp, left, boxed, stage, rows, bench, pack_results
 
 case "${1:-}" in
   stage4) stage "${2:-22}" probe dps123 ;;
