@@ -93,6 +93,13 @@ def test_report_adds_the_natural_section_with_computed_goals(natural_run, tmp_pa
     assert rows["| dps (1000)"].endswith("| ≤ 30 s/image, overhead ≤ 1.2 | not met (s/image) |")
     assert rows["| repaint (250/10/10)"].endswith("| ≤ 30 s/image, overhead ≤ 1.2 | not met (overhead) |")
     assert "| 2048 |" in rows["| dps (1000)"] and "19,406,467 parameters" in "\n".join(after)
+    assert "MiB reserved" not in "\n".join(after) and "(reserved)" not in "\n".join(after)  # none recorded: none shown
+    pools = [{**r, "reserved_mib": 4410.0} for r in runs]  # fast mode: CUDA graph pools sit in what is reserved
+    (tmp_path / "solvers_natural768.json").write_text(json.dumps({**natural_run, "runs": pools}))
+    subprocess.run(report, check=True, capture_output=True, text=True, timeout=60)
+    text = (tmp_path / "results.md").read_text()
+    assert "| 2048 (4410) |" in text and "2048 MiB allocated after the warm-up, 4410 MiB reserved" in text
+    (tmp_path / "solvers_natural768.json").write_text(json.dumps({**natural_run, "runs": runs}))
     eager = {**natural_run, "runs": runs, "fast_mode": {"dtype": "bf16", "channels_last": True, "compile": "none"}}
     (tmp_path / "solvers_natural768_nocompile.json").write_text(json.dumps(eager))
     subprocess.run(report, check=True, capture_output=True, text=True, timeout=60)
