@@ -23,6 +23,10 @@
 #   reached — then choose_settings.py + tuned_suite.py on those rows (→ natural-tuned.yaml), then DPS-1000 with the
 #   chosen ζ on ×4 SR (nat-dps-sr4; replaces the untuned rows) and JPEG (nat-dps-jpeg).
 # Every bench job stops at the deadline; rows of a cut run are kept (bench resumes).
+# As run (2026-11-26, 4 × H100): `stage 21 470`, `poll 540`, `poll 260`, then `finish 5` (5 more minutes: RePaint's
+#   last 5 rows and DPS-1000 on random inpainting, 12 of 16), 27 minutes held. The gate passed (45 s / 81 s);
+#   every job above ran to its end; the dynamic probe was cut after its forward (147 s).
+#   Results: benchmarks/results/natural (README), natural-tune2, speed.
 # CPU smoke (a copy of the tree in W, small images in W/.carry/natural-eval, a tiny any-size prior):
 #   SMOKE="--device cpu --limit 1 --prior PATH" PROBE="--device cpu --size 24x40 --prior PATH --reps 1" \
 #   W=/tmp/smoke5 bash … run-all
@@ -101,6 +105,13 @@ case "${1:-}" in
     bench "$(left)" 2,3 "$tuned" "$RES/nat-dps-sr4" --only dps --tasks sr4 > "$RES/nat-dps-sr4.log" 2>&1
     bench "$(left)" 2,3 "$tuned" "$RES/nat-dps-jpeg" --only dps --tasks jpeg10 > "$RES/nat-dps-jpeg.log" 2>&1
     stamp "tune23 done" ;;
+  finish)  # the lease's last minutes (MINUTES, default 5): RePaint's remaining rows on GPU 0 (compiled, warm inductor
+    # cache) and DPS-1000 (eager fp32) on random inpainting on GPUs 1–3, then the results to $OUT
+    echo $(( $(date +%s) + 60 * ${2:-5} )) > "$W/deadline"; cd "$W"
+    MODE=--fast bench "$(left)" 0 "$SUITE" "$RES/nat-repaint" --only repaint --tasks gaussian_blur,motion_blur,sr4 \
+      > "$RES/nat-repaint-2.log" 2>&1 &
+    bench "$(left)" 1,2,3 "$SUITE" "$RES/nat-dps-rand" --only dps --tasks inpaint_random > "$RES/nat-dps-rand.log" 2>&1
+    wait; tail -n 3 "$RES/nat-repaint-2.log" "$RES/nat-dps-rand.log"; pack_results ;;
   poll)
     t0=$(date +%s)
     while [ $(( $(date +%s) - t0 )) -lt "${2:-500}" ] && pgrep -f "run_gpu_issue20_s5.sh (gpu|tune)" > /dev/null; do
@@ -115,5 +126,6 @@ case "${1:-}" in
   stop)  # end every job now; run it as its own call (these patterns are in no caller's command line)
     pkill -f "run_gpu_issue20_s5.sh (gpu|tune)"
     pkill -f "invdiff bench"; pkill -f "benchmarks/speed/"; sleep 3; stamp "stopped" ;;
-  *) echo "usage: $0 stage [MINUTES] [POLL_SECONDS] | poll SECONDS | stop  (the jobs run detached)" >&2; exit 2 ;;
+  *) echo "usage: $0 stage [MINUTES] [POLL_SECONDS] | poll SECONDS | finish [MINUTES] | stop  (the jobs run detached)" >&2
+     exit 2 ;;
 esac
