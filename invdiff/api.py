@@ -106,10 +106,10 @@ CPU_SPEED: dict[str, Any] = {"channels_last": True}
 def fast_speed(compile: bool = True) -> dict[str, Any]:
     """What fast mode sets on the prior: :data:`FAST_SPEED`, or without ``torch.compile`` (``compile=False``).
 
-    Why a mode without compilation: ``torch.compile`` builds its graphs once per image shape, which took minutes
-    at 768×512 on an H200. Measured there (``benchmarks/results/speed/README.md``, "Where the compile time goes"):
-    compiled 7.96 ms a forward call, ``compile=False`` 49.7 ms, eager fp32 (``fast=False``) 37.8 ms — so eager fp32,
-    not this mode, suits a few images per shape. Those compile times predate the windowed attention's rewrite.
+    Why a mode without compilation: ``torch.compile`` builds its graphs once per image shape (at 768×512 on an
+    H100: 45 s for the forward, 81 s with the backward; ``benchmarks/results/speed/README.md``). Measured on an
+    H200: compiled 7.96 ms a forward call, ``compile=False`` 49.7 ms, eager fp32 (``fast=False``) 37.8 ms — so eager
+    fp32, not this mode, suits a single image per shape; compiling pays from about two DPS-1000 images.
     """
     return dict(FAST_SPEED) if compile else {**FAST_SPEED, "compile": False}
 
