@@ -21,6 +21,21 @@ stage() {  # stage MINUTES JOBS…: a copy of the tree in $W, the deadline, the 
   done
   sleep 20; tail -n 3 "$RES"/*.log; stamp "staged; deadline in $(left) s"
 }
+poll_jobs() {  # poll_jobs SECONDS PATTERN: every 30 s while a job matching PATTERN runs (at most SECONDS), the time
+  # left and each result folder's rows; then the GPUs, the logs' last lines and the results into $OUT
+  local t0; t0=$(date +%s)
+  while [ $(( $(date +%s) - t0 )) -lt "$1" ] && pgrep -f "$2" > /dev/null; do
+    sleep 30
+    stamp "left $(left) s; rows:$(for d in "$RES"/nat-*/; do [ -d "$d" ] && printf ' %s %s' "$(basename "$d")" "$(rows "$d")"; done)"
+  done
+  nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader 2>/dev/null
+  tail -n 4 "$RES"/*.log
+  pack_results
+}
+stop_jobs() {  # stop_jobs PATTERN…: end the jobs and what they started (bench runs, then each PATTERN); the caller's
+  # own command line must match no PATTERN (run it as its own call)
+  local p; for p in "$@" "invdiff bench"; do pkill -f "$p"; done; sleep 3; stamp "stopped"
+}
 rows() { cat "$1"/results.jsonl "$1"/shards/*.jsonl 2>/dev/null | wc -l; }
 bench() {  # bench SECONDS GPUS SUITE OUT [invdiff bench options…]: one time-boxed run, torchrun for 2+ GPUs
   local secs=$1 gpus=$2 suite=$3 out=$4 n; shift 4

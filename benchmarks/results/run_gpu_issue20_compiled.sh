@@ -84,17 +84,8 @@ case "${1:-}" in
     bench "$(left)" 0,1,2,3 "$SUITE" "$RES/nat-dps-fp32" --only dps --tasks "$FIRST" > "$RES/nat-dps-fp32.log" 2>&1
     bench "$(left)" 0,1,2,3 "$SUITE" "$RES/nat-dps-fp32" --only dps >> "$RES/nat-dps-fp32.log" 2>&1
     stamp "dps-eager done" ;;
-  poll)
-    t0=$(date +%s)
-    while [ $(( $(date +%s) - t0 )) -lt "${2:-500}" ] && pgrep -f "run_gpu_issue20_compiled.sh (probe|dps)" > /dev/null; do
-      sleep 30
-      stamp "left $(left) s; rows: dps $(rows "$RES/nat-dps") repaint $(rows "$RES/nat-repaint") dps-fp32 $(rows "$RES/nat-dps-fp32")"
-    done
-    nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
-    tail -n 4 "$RES"/*.log
-    pack_results ;;
+  poll) poll_jobs "${2:-500}" "run_gpu_issue20_compiled.sh (probe|dps)" ;;
   stop)  # end every job now; run it as its own call (these patterns are in no caller's command line)
-    pkill -f "run_gpu_issue20_compiled.sh (probe|dps)"
-    pkill -f "invdiff bench"; pkill -f "benchmarks/speed/"; sleep 3; stamp "stopped" ;;
+    stop_jobs "run_gpu_issue20_compiled.sh (probe|dps)" "benchmarks/speed/" ;;
   *) echo "usage: $0 stage4 [MINUTES] | stage2 [MINUTES] | stage-probe [MINUTES] | poll SECONDS | stop  (the jobs run detached)" >&2; exit 2 ;;
 esac

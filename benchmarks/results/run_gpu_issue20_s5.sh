@@ -112,20 +112,9 @@ case "${1:-}" in
       > "$RES/nat-repaint-2.log" 2>&1 &
     bench "$(left)" 1,2,3 "$SUITE" "$RES/nat-dps-rand" --only dps --tasks inpaint_random > "$RES/nat-dps-rand.log" 2>&1
     wait; tail -n 3 "$RES/nat-repaint-2.log" "$RES/nat-dps-rand.log"; pack_results ;;
-  poll)
-    t0=$(date +%s)
-    while [ $(( $(date +%s) - t0 )) -lt "${2:-500}" ] && pgrep -f "run_gpu_issue20_s5.sh (gpu|tune)" > /dev/null; do
-      sleep 30
-      stamp "left $(left) s; rows: tune2 $(rows "$RES/nat-tune2") dps-sr4 $(rows "$RES/nat-dps-sr4")" \
-        "dps-jpeg $(rows "$RES/nat-dps-jpeg") dps-box $(rows "$RES/nat-dps-box") dps-rand $(rows "$RES/nat-dps-rand")" \
-        "repaint $(rows "$RES/nat-repaint")"
-    done
-    nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader 2>/dev/null
-    tail -n 4 "$RES"/*.log
-    pack_results ;;
+  poll) poll_jobs "${2:-500}" "run_gpu_issue20_s5.sh (gpu|tune)" ;;
   stop)  # end every job now; run it as its own call (these patterns are in no caller's command line)
-    pkill -f "run_gpu_issue20_s5.sh (gpu|tune)"
-    pkill -f "invdiff bench"; pkill -f "benchmarks/speed/"; sleep 3; stamp "stopped" ;;
+    stop_jobs "run_gpu_issue20_s5.sh (gpu|tune)" "benchmarks/speed/" ;;
   *) echo "usage: $0 stage [MINUTES] [POLL_SECONDS] | poll SECONDS | finish [MINUTES] | stop  (the jobs run detached)" >&2
      exit 2 ;;
 esac

@@ -87,18 +87,8 @@ case "${1:-}" in
         > "$RES/nat-dps-$task.log" 2>&1
     done
     stamp "dps job done" ;;
-  poll)
-    t0=$(date +%s)
-    while [ $(( $(date +%s) - t0 )) -lt "${2:-500}" ] && pgrep -f "run_gpu_issue20_s6.sh (tune|thr|dps)" > /dev/null; do
-      sleep 30
-      stamp "left $(left) s; rows: tune3 $(rows "$RES/nat-tune3")$(for d in "$RES"/nat-dps-*/; do
-        [ -d "$d" ] && printf ' %s %s' "$(basename "$d")" "$(rows "$d")"; done)"
-    done
-    nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader 2>/dev/null
-    tail -n 4 "$RES"/*.log
-    pack_results ;;
+  poll) poll_jobs "${2:-500}" "run_gpu_issue20_s6.sh (tune|thr|dps)" ;;
   stop)  # end every job now; run it as its own call (these patterns are in no caller's command line)
-    pkill -f "run_gpu_issue20_s6.sh (tune|thr|dps)"
-    pkill -f "invdiff bench"; pkill -f "benchmarks/natural/throughput"; sleep 3; stamp "stopped" ;;
+    stop_jobs "run_gpu_issue20_s6.sh (tune|thr|dps)" "benchmarks/natural/throughput" ;;
   *) echo "usage: $0 stage [MINUTES] [POLL_SECONDS] | poll SECONDS | stop  (the jobs run detached)" >&2; exit 2 ;;
 esac
