@@ -205,7 +205,7 @@ def natural_lines(report: dict, name: str = NATURAL_FILE) -> list[str]:
               + f". Peak GPU memory of the run: {_peak_text(rows)}."),
              "",
              ("| method | NFE | s / image | ms / NFE | floor ms / call | overhead ratio | "
-              f"{'peak MiB (reserved)' if _reserved(rows) else 'peak MiB'} | "
+              f"{'peak MiB (reserved)' if _reserved(rows) is not None else 'peak MiB'} | "
               "fast vs fp32 (PSNR dB, shortened) | goal (issue 20) | goal met |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
