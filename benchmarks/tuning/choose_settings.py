@@ -100,7 +100,10 @@ def read_runs(runs: list[Path]) -> tuple[list[dict[str, Any]], dict[tuple[str, s
                 for e in entries:
                     if e.get("not_run"):
                         not_run[(task, e["label"])] = e["not_run"]
-        for r in all_rows(run) if run.is_dir() else []:
+        found = all_rows(run) if run.is_dir() else []
+        if not found:  # a part that stayed home or never ran would silently shrink the grid
+            raise SystemExit(f"validation run {run} has no rows: give only the sweep's parts that ran.")
+        for r in found:
             key = (r["task"], r["method"], r["image"])
             if key not in seen:
                 seen.add(key)

@@ -148,7 +148,11 @@ def test_choose_on_a_real_tiny_sweep_writes_a_test_suite_that_runs(smoke_env, tm
     kw = {"data": smoke_env["data"], "prior": str(smoke_env["prior"]), "progress": False, "device": "cpu"}
     run_suite(parse_suite(val), tmp_path / "val", only=["dps*"], **kw)  # half a sweep: ddrm falls back
     out = tmp_path / "chosen"
-    assert choose_settings.main([str(tmp_path / "val"), str(tmp_path / "missing"), "--val", str(val_path),
+    for missing in (tmp_path / "missing", tmp_path / "empty"):  # a part without rows is refused, not skipped
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        with pytest.raises(SystemExit, match="has no rows"):
+            choose_settings.main([str(tmp_path / "val"), str(missing), "--val", str(val_path), "--out", str(out)])
+    assert choose_settings.main([str(tmp_path / "val"), "--val", str(val_path),
                                  "--out", str(out), "--images", "2", "--name", "t16"]) == 0
     chosen = json.loads((out / "chosen.json").read_text())
     assert chosen["_about"]["fallback"] == {"ddrm": ["inpaint_box", "sr4"]}

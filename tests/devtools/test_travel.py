@@ -82,12 +82,14 @@ def test_figures_leave_with_the_weights_and_come_back(repo):
     fig.write_bytes(b"png" * 100)
     (repo / "data").mkdir()
     (repo / "data/sample.png").write_bytes(b"png")  # a shipped sample, not a figure: it travels
+    (repo / "benchmarks/results/suite/results.jsonl").write_text("{}\n")  # earlier rows a lease reads: travel
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "figures")
     before = git(repo, "ls-files", "-s").stdout
     assert t.main(["leave-out", "--figures"]) == 0
     left = tracked(repo)
     assert "benchmarks/results/suite/grid.png" not in left and "data/sample.png" in left
+    assert "benchmarks/results/suite/results.jsonl" in left  # a lease chose over them (s6's tune job)
     assert "invdiff/weights/natural.safetensors" in left  # no prior named: the weights stay
     assert t.main(["restore"]) == 0
     assert git(repo, "ls-files", "-s").stdout == before
