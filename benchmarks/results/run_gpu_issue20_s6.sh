@@ -21,6 +21,12 @@
 #   rerun.txt (box first: its Kodak LPIPS is the one goal DPS misses), each to join benchmarks/results/natural with
 #   `join_runs.py … --replace`.
 # Every bench job stops at the deadline; rows of a cut run are kept (bench resumes).
+# What happened (2026-11-26, sixth session): the choice read only the new rows — `travel.py --figures` had left
+#   natural-tune2's results.jsonl at home (fixed since; choose_settings.py now refuses a run without rows) — so DPS-1000
+#   ran box at ζ 6 where both sweeps together choose 4 (random 6 and motion blur 8 were the right choice). The second
+#   lease, `rerun` (same carry), runs the tasks named in TASKS (default inpaint_box) on all 4 GPUs with the committed
+#   benchmarks/results/natural-tune3/natural-tuned.yaml (both sweeps' choice):
+#       TASKS=inpaint_box bash benchmarks/results/run_gpu_issue20_s6.sh rerun [MINUTES] [POLL_SECONDS]
 # CPU smoke (a copy of the tree in W, small images in W/.carry/natural-eval, a tiny any-size prior):
 #   SMOKE="--device cpu --limit 1 --prior PATH" THR="--preset tiny-any --crop 16 --batch 4 --steps 2 --device cpu" \
 #   W=/tmp/smoke6 bash … run-all
@@ -87,6 +93,15 @@ case "${1:-}" in
         > "$RES/nat-dps-$task.log" 2>&1
     done
     stamp "dps job done" ;;
+  rerun) stage "${2:-6}" dps3; bash "$0" poll "${3:-0}" ;;
+  dps3)
+    cd "$W"; gpus=0,1,2,3; [ -n "$SMOKE" ] && gpus=0
+    for task in ${TASKS:-inpaint_box}; do
+      stamp "DPS-1000 (eager fp32) on $task with natural-tune3's choice"
+      bench "$(left)" "$gpus" benchmarks/results/natural-tune3/natural-tuned.yaml "$RES/nat-dps3-$task" --only dps \
+        --tasks "$task" > "$RES/nat-dps3-$task.log" 2>&1
+    done
+    stamp "dps3 job done" ;;
   poll) poll_jobs "${2:-500}" "run_gpu_issue20_s6.sh (tune|thr|dps)" ;;
   stop)  # end every job now; run it as its own call (these patterns are in no caller's command line)
     stop_jobs "run_gpu_issue20_s6.sh (tune|thr|dps)" "benchmarks/natural/throughput" ;;
