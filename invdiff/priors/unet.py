@@ -190,7 +190,6 @@ PRESETS: dict[str, UNetConfig] = {
         attention_resolutions=(16, 8), channel_mult=(1, 2, 3, 3), num_heads=4, num_head_channels=32,
         resblock_updown=True, dropout=0.0,
     ),
-    # Tiny network for CPU tests.
     # The natural-image prior (natural): no attention but the middle block's, which attends within 8×8 windows
     # (the whole bottleneck of a 64² training crop), so one local network serves any H×W; trained on random 64²
     # crops (and down-scaled crops) of photographs. 19.4 M parameters (≈19.7 MB as int8).
@@ -199,6 +198,7 @@ PRESETS: dict[str, UNetConfig] = {
         channel_mult=(1, 2, 2, 4), num_heads=4, num_head_channels=32, resblock_updown=True, dropout=0.0,
         attention_window=8,
     ),
+    # Tiny network for CPU tests.
     "tiny": UNetConfig(
         image_size=16, model_channels=32, out_channels=3, num_res_blocks=1, attention_resolutions=(4,),
         channel_mult=(1, 2), num_heads=2, num_head_channels=-1,

@@ -111,3 +111,25 @@ def test_crop_mode_refuses_attention_and_packs_need_crops(tmp_path):
         main([*base, "--preset", "tiny", "--crop", "16"])
     with pytest.raises(ValueError, match="--crop"):
         main([*base, "--preset", "tiny-any"])
+
+
+def test_val_crops_follow_each_image_orientation_and_skip_those_too_small(tmp_path):
+    """make_val_crops --shape H×W: a landscape image gives an H×W centre crop, a portrait one W×H (the probe's
+    256×384 crops of BSDS's 481×321 and 321×481 val images); an image that fits neither is skipped."""
+    from tests.bench.conftest import load_script
+
+    crops = load_script("benchmarks/natural/make_val_crops.py")
+    folders = photo_folders(tmp_path, sizes=((40, 40), (33, 57)))
+    portrait = tmp_path / "c"
+    portrait.mkdir()
+    for i in range(3):
+        Image.fromarray(data.astronaut()[:57, :33]).save(portrait / f"{i:02d}.png")
+    write_pack([*folders, portrait], tmp_path / "p.tar", budget_mib=1.0, val_every=3)
+    got = crops.val_centre_crops(tmp_path / "p.tar", (24, 48), count=10)
+    shapes = [c.shape[:2] for _, c in got]
+    assert shapes == [(24, 48), (24, 48), (48, 24)]  # the 40×40 val images fit neither orientation
+    k, first = got[0]
+    whole = read_pack(tmp_path / "p.tar", "val")[k]
+    assert np.array_equal(first, whole[4:28, 4:52])  # centred: (33 - 24) // 2, (57 - 48) // 2
+    square = crops.val_centre_crops(tmp_path / "p.tar", 30, count=10)
+    assert [c.shape[:2] for _, c in square] == [(30, 30)] * 5
