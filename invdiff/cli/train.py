@@ -57,7 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "channels start at zero")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
     p.add_argument("--device", default=None, help="cuda, cpu, cuda:1 … (default: cuda if available)")
-    p.add_argument("--export-dtype", default="float16", choices=["float16", "bfloat16", "float32"])
+    p.add_argument("--export-dtype", default="float16", choices=["float16", "bfloat16", "float32", "int8"],
+                   help="int8: per output channel with the edge layers and out. in float16, as shipped priors are")
     p.add_argument("--data-note", default="", help="training-data description for the model card")
     p.add_argument("--license", default="", help="terms of use of the weights (inherit the data's terms)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

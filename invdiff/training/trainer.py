@@ -33,7 +33,7 @@ from tqdm import tqdm
 from operators import trusted_inputs
 
 from ..priors.conditional import SRConditioning
-from ..priors.native import write_prior
+from ..priors.native import INT8, shipped_float16, write_prior
 from ..priors.sampling import ddpm_sample
 from ..priors.schedule import NoiseSchedule
 from ..priors.unet import ADMUNet, preset
@@ -74,7 +74,7 @@ class TrainConfig:
     cache_dir: str | None = None
     init_from: str | None = None
     name: str = "prior"
-    export_dtype: str = "float16"
+    export_dtype: str = "float16"  # float16 | bfloat16 | float32 | int8 (as shipped: native.shipped_float16)
     shard_mib: int = 15
     schedule: str = "linear"
     num_timesteps: int = 1000
@@ -139,6 +139,18 @@ def sr_condition(x0: torch.Tensor, operator, conditioning: SRConditioning, gener
     noise = torch.randn(y.shape, generator=generator, device=dev)
     y = y + (s[:, None, None, None] * noise).to(y.device)
     return conditioning.condition(y)
+
+
+def prior_meta(cfg: TrainConfig, net_config) -> dict:
+    """The exported prior's JSON fields that follow from the run's configuration alone (no training record): what
+    ``invdiff train`` writes at the end and ``benchmarks/natural/export_checkpoint.py`` writes from a checkpoint."""
+    meta = {"name": cfg.name, "architecture": {"type": "adm-unet", **net_config.to_dict()},
+            "schedule": {"kind": cfg.schedule, "num_steps": cfg.num_timesteps},
+            "parameterization": "eps", "learn_sigma": False,
+            "data_range": [-1, 1], "resolution": cfg.resolution, "channels": 3}
+    if cfg.crop:
+        meta["any_size"] = True  # fully convolutional, trained on random crops: valid at any H×W
+    return meta
 
 
 class Trainer:
@@ -372,11 +384,7 @@ class Trainer:
     def export(self) -> Path:
         cfg = self.cfg
         meta = {
-            "name": cfg.name,
-            "architecture": {"type": "adm-unet", **self.net_config.to_dict()},
-            "schedule": {"kind": cfg.schedule, "num_steps": cfg.num_timesteps},
-            "parameterization": "eps", "learn_sigma": False,
-            "data_range": [-1, 1], "resolution": cfg.resolution, "channels": 3,
+            **prior_meta(cfg, self.net_config),
             "training": {
                 "data": cfg.training_data_note or cfg.data, "steps": self.step, "images_seen": self.images_seen,
                 "batch_size": cfg.batch_size, "lr": cfg.lr, "ema_decay": cfg.ema_decay,
@@ -387,12 +395,16 @@ class Trainer:
             "license": cfg.license,
         }
         if cfg.crop:
-            meta["any_size"] = True  # fully convolutional, trained on random crops: valid at any H×W
             meta["training"].update({"crop": cfg.crop, "max_scale": cfg.max_scale,
                                      "full_scale_fraction": cfg.full_scale_fraction,
                                      "training_images": self.train_images, "gpus": self.rank.world})
         if self.conditioning is not None:
             meta["conditioning"] = self.conditioning.to_dict()
-        dtype = getattr(torch, cfg.export_dtype)
-        return write_prior(self.out / cfg.name, self.ema.state_dict(), meta, dtype=dtype,
-                           shard_bytes=cfg.shard_mib * 2**20 if cfg.shard_mib else None)
+        shard_bytes = cfg.shard_mib * 2**20 if cfg.shard_mib else None
+        state = self.ema.state_dict()
+        if cfg.export_dtype == "int8":  # what ships (≈ half a float16 file): a wider prior can come back from the GPU
+            meta["training"]["weights"] = "EMA, stored as int8 per output channel (edge layers and out. in float16)"
+            return write_prior(self.out / cfg.name, state, meta, shard_bytes=shard_bytes, encoding=INT8,
+                               keep_float=shipped_float16(state))
+        return write_prior(self.out / cfg.name, state, meta, dtype=getattr(torch, cfg.export_dtype),
+                           shard_bytes=shard_bytes)

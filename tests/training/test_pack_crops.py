@@ -133,3 +133,35 @@ def test_val_crops_follow_each_image_orientation_and_skip_those_too_small(tmp_pa
     assert np.array_equal(first, whole[4:28, 4:52])  # centred: (33 - 24) // 2, (57 - 48) // 2
     square = crops.val_centre_crops(tmp_path / "p.tar", 30, count=10)
     assert [c.shape[:2] for _, c in square] == [(30, 30)] * 5
+
+
+def test_int8_export_is_the_shipped_encoding_and_a_checkpoint_exports_its_own_architecture(tmp_path):
+    """--export-dtype int8 writes what ships (int8 per output channel, edge layers and ``out.`` in float16), so a
+    wider prior can come back from the GPU; export_checkpoint takes the architecture from the checkpoint's preset."""
+    from safetensors.torch import load_file
+
+    from invdiff.priors.native import INT8, weight_files
+    from tests.bench.conftest import load_script
+
+    write_pack(photo_folders(tmp_path), tmp_path / "p.tar", budget_mib=1.0, val_every=3)
+    base = ["train", "--data", str(tmp_path / "p.tar"), "--preset", "tiny-any", "--crop", "16", "--batch-size", "4",
+            "--steps", "2", "--no-compile", "--quiet", "--ckpt-every", "1", "--sample-every", "100",
+            "--sample-count", "2", "--sample-steps", "2", "--log-every", "1", "--seed", "3"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--name", "q", "--export-dtype", "int8"]) == 0
+    meta = json.loads((tmp_path / "a/q.json").read_text())
+    assert meta["weights_encoding"] == INT8 and "out." in meta["float16_layers"]
+    stored = {k: v for p in weight_files(tmp_path / "a/q.json") for k, v in load_file(str(p)).items()}
+    assert stored["out.2.weight"].dtype == torch.float16 and stored["middle_block.0.in_layers.2.weight"].dtype == torch.int8
+    export = load_script("benchmarks/natural/export_checkpoint.py")
+    path = export.export(tmp_path / "a/checkpoint.pt", tmp_path / "c/q", like=None, int8=True)
+    again = json.loads(path.read_text())
+    assert again["architecture"] == meta["architecture"] and again["weights_encoding"] == INT8
+    assert again["any_size"] is True and again["training"]["steps"] == 2
+    x = torch.randn(2, 3, 16, 24, generator=torch.Generator().manual_seed(0))
+    q = invdiff.load_prior(str(tmp_path / "a/q.json"))
+    assert torch.equal(invdiff.load_prior(str(path)).eps(x, 500), q.eps(x, 500))  # the last checkpoint's EMA, as run
+    bf16 = invdiff.load_prior(str(export.export(tmp_path / "a/checkpoint.pt", tmp_path / "d/f", like=None)))
+    key = "middle_block.0.in_layers.2.weight"
+    wq, wf = q.net.state_dict()[key], bf16.net.state_dict()[key]  # the same EMA, one int8, one bfloat16
+    bound = wf.flatten(1).abs().amax(dim=1) / 120  # half an int8 step (amax/254) + bfloat16 rounding (amax/256)
+    assert 0 < (wq - wf).abs().max() and ((wq - wf).flatten(1).abs().amax(dim=1) <= bound).all()
