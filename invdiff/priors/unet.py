@@ -198,6 +198,14 @@ PRESETS: dict[str, UNetConfig] = {
         channel_mult=(1, 2, 2, 4), num_heads=4, num_head_channels=32, resblock_updown=True, dropout=0.0,
         attention_window=8,
     ),
+    # natural one and a half times wider (96 base channels): 43.6 M parameters. Issue 20's capacity experiment — the
+    # shipped natural is level with a 32 M-parameter probe (benchmarks/results/natural-probe-bar/); not shipped (at
+    # int8 it would take the shipped weights past 60 MB, and plain int4 costs too much: benchmarks/quantize/low_bit.md).
+    "natural-wide": UNetConfig(
+        image_size=64, model_channels=96, out_channels=3, num_res_blocks=2, attention_resolutions=(),
+        channel_mult=(1, 2, 2, 4), num_heads=4, num_head_channels=32, resblock_updown=True, dropout=0.0,
+        attention_window=8,
+    ),
     # Tiny network for CPU tests.
     "tiny": UNetConfig(
         image_size=16, model_channels=32, out_channels=3, num_res_blocks=1, attention_resolutions=(4,),
