@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from invdiff.priors.native import INT8, shipped_float16, write_prior
+from invdiff.priors.native import INT8, SHIPPED_INT8, shipped_float16, write_prior
 from invdiff.priors.unet import preset
 from invdiff.training.trainer import TrainConfig, prior_meta
 
@@ -46,7 +46,7 @@ def export(ckpt: Path, out: Path, like: Path | None = None, int8: bool = False) 
         meta = {**prior_meta(cfg, preset(cfg.preset, image_size=cfg.resolution)), "license": cfg.license}
     for key in ("sha256", "format", "weights_encoding", "float16_layers", "quantized_from_sha256"):
         meta.pop(key, None)
-    stored = "int8 per output channel (edge layers and out. in float16)" if int8 else "bfloat16"
+    stored = SHIPPED_INT8 if int8 else "bfloat16"
     meta["training"] = {**meta.get("training", {}), "steps": state["step"], "images_seen": state["images_seen"],
                         "train_seconds": round(state["train_seconds"], 1), "batch_size": run["batch_size"],
                         "lr": run["lr"], "ema_decay": run["ema_decay"], "weights": f"EMA, stored as {stored}",

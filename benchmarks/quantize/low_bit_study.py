@@ -28,10 +28,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quantize_prior import TIMESTEPS, centre_crops, x0_errors
+
 from invdiff.priors import load_prior
 from invdiff.priors.native import edge_layers
 from invdiff.training.data import list_images
-from quantize_prior import TIMESTEPS, centre_crops, x0_errors
 
 
 def fake_int4(w: torch.Tensor, group: int) -> torch.Tensor:

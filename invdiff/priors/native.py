@@ -59,6 +59,10 @@ def edge_layers(keys) -> tuple[str, ...]:
     return ("input_blocks.0.",) + ((f"output_blocks.{last}.",) if last is not None else ())
 
 
+#: How a prior written with ``encoding=INT8, keep_float=shipped_float16(...)`` is stored, for its card's record.
+SHIPPED_INT8 = "int8 per output channel (edge layers and out. in float16)"
+
+
 def shipped_float16(keys) -> tuple[str, ...]:
     """Key prefixes a shipped int8 prior keeps in float16: :func:`edge_layers` and the output convolution ``out.``.
 

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from operators import trusted_inputs
 
 from ..priors.conditional import SRConditioning
-from ..priors.native import INT8, shipped_float16, write_prior
+from ..priors.native import INT8, SHIPPED_INT8, shipped_float16, write_prior
 from ..priors.sampling import ddpm_sample
 from ..priors.schedule import NoiseSchedule
 from ..priors.unet import ADMUNet, preset
@@ -403,7 +403,7 @@ class Trainer:
         shard_bytes = cfg.shard_mib * 2**20 if cfg.shard_mib else None
         state = self.ema.state_dict()
         if cfg.export_dtype == "int8":  # what ships (≈ half a float16 file): a wider prior can come back from the GPU
-            meta["training"]["weights"] = "EMA, stored as int8 per output channel (edge layers and out. in float16)"
+            meta["training"]["weights"] = f"EMA, stored as {SHIPPED_INT8}"
             return write_prior(self.out / cfg.name, state, meta, shard_bytes=shard_bytes, encoding=INT8,
                                keep_float=shipped_float16(state))
         return write_prior(self.out / cfg.name, state, meta, dtype=getattr(torch, cfg.export_dtype),
