@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quantize_prior import TIMESTEPS, centre_crops, x0_errors
 
 from invdiff.priors import load_prior
-from invdiff.priors.native import edge_layers
+from invdiff.priors.native import shipped_float16
 from invdiff.training.data import list_images
 
 
@@ -51,7 +51,7 @@ def fake_int4(w: torch.Tensor, group: int) -> torch.Tensor:
 
 def quantised_keys(state: dict[str, torch.Tensor]) -> list[str]:
     """The tensors stored as int8 in the shipped file: floating, ≥ 2 dims, not an edge layer nor ``out.``."""
-    keep = edge_layers(state) + ("out.",)
+    keep = shipped_float16(state)
     return [k for k, v in state.items() if v.is_floating_point() and v.dim() >= 2 and not k.startswith(keep)]
 
 
