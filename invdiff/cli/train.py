@@ -37,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--warmup-steps", type=int, default=500)
+    p.add_argument("--lr-decay", default="none", choices=["none", "linear"],
+                   help="after the warm-up: constant (none), or linear to 0 at --steps (for a continued run of known "
+                        "length)")
     p.add_argument("--ema-decay", type=float, default=0.9995)
     p.add_argument("--steps", type=int, default=100_000, help="stop after this many optimiser steps in total")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and export) after this much wall time")

@@ -57,6 +57,7 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 2e-4
     warmup_steps: int = 500
+    lr_decay: str = "none"  # none: constant after the warm-up | linear: to 0 at `steps` (see learning_rate)
     weight_decay: float = 0.0
     ema_decay: float = 0.9995
     steps: int = 100_000
@@ -90,6 +91,24 @@ class TrainConfig:
     # once and keeps the fastest; the batches' shapes never change in training). Process-wide; off = PyTorch's default.
     cudnn_benchmark: bool = False
     extra: dict = field(default_factory=dict)
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """η at optimiser step ``step`` (0-based): a linear warm-up to ``cfg.lr`` over ``cfg.warmup_steps``, then
+    constant (``lr_decay="none"``) or falling linearly to 0 at ``cfg.steps`` (``"linear"``).
+
+    The linear decay is for a continued run of known length: annealing the step size lets the weights settle
+    into the minimum the constant rate keeps stepping around. It is a function of the step alone, so every
+    rank of a torchrun job applies the same η (a wall-clock schedule would let the replicas drift apart).
+    """
+    if cfg.lr_decay not in ("none", "linear"):
+        raise ValueError(f"lr_decay must be 'none' or 'linear', not {cfg.lr_decay!r}.")
+    warm = max(1, cfg.warmup_steps)
+    if step + 1 < warm:
+        return cfg.lr * (step + 1) / warm
+    if cfg.lr_decay == "none":
+        return cfg.lr
+    return cfg.lr * max(0.0, (cfg.steps - step) / max(1, cfg.steps - (warm - 1)))
 
 
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
@@ -260,7 +279,7 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------
     def train_step(self) -> torch.Tensor:
         cfg = self.cfg
-        lr = cfg.lr * min(1.0, (self.step + 1) / max(1, cfg.warmup_steps))
+        lr = learning_rate(cfg, self.step)
         for group in self.opt.param_groups:
             group["lr"] = lr
         x0 = self.data.next()
@@ -387,7 +406,7 @@ class Trainer:
             **prior_meta(cfg, self.net_config),
             "training": {
                 "data": cfg.training_data_note or cfg.data, "steps": self.step, "images_seen": self.images_seen,
-                "batch_size": cfg.batch_size, "lr": cfg.lr, "ema_decay": cfg.ema_decay,
+                "batch_size": cfg.batch_size, "lr": cfg.lr, "lr_decay": cfg.lr_decay, "ema_decay": cfg.ema_decay,
                 "train_seconds": round(self.train_seconds, 1),
                 "device": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
                 "weights": f"EMA, stored as {cfg.export_dtype}", **self.init_record, **cfg.extra,

@@ -121,3 +121,45 @@ def test_cudnn_benchmark_is_off_by_default_and_cuda_only(tmp_path):
     cfg = dataclasses.replace(tiny_config(tmp_path, 1), cudnn_benchmark=True, heldout=None)
     trainer = Trainer(cfg, device="cpu")
     assert trainer.cfg.cudnn_benchmark and torch.backends.cudnn.benchmark == before
+
+
+def test_learning_rate_warms_up_then_holds_or_decays_linearly_to_zero():
+    """η(step): linear warm-up over warmup_steps, then constant, or (lr_decay="linear") linear to 0 at cfg.steps."""
+    from invdiff.training.trainer import learning_rate
+
+    cfg = TrainConfig(data="-", out="-", lr=1e-3, warmup_steps=11, steps=110)
+    assert learning_rate(cfg, 0) == pytest.approx(1e-3 / 11) and learning_rate(cfg, 10) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 100) == pytest.approx(1e-3)
+    lin = dataclasses.replace(cfg, lr_decay="linear")
+    assert learning_rate(lin, 10) == pytest.approx(1e-3)  # the peak at the warm-up's last step
+    assert learning_rate(lin, 60) == pytest.approx(0.5e-3)  # half way from step 10 to 110
+    assert learning_rate(lin, 109) == pytest.approx(1e-5) and learning_rate(lin, 200) == 0.0
+    with pytest.raises(ValueError, match="lr_decay"):
+        learning_rate(dataclasses.replace(cfg, lr_decay="cosine"), 5)
+
+
+def test_train_step_uses_the_schedule(tmp_path):
+    """The optimiser's rate at each step is learning_rate(cfg, step): a linear run ends near zero."""
+    make_folder(tmp_path / "imgs")
+    cfg = dataclasses.replace(tiny_config(tmp_path, 12), lr_decay="linear", warmup_steps=3)
+    trainer = Trainer(cfg, device="cpu")
+    seen = []
+    for _ in range(12):
+        step = trainer.step
+        trainer.train_step()
+        seen.append((step, trainer.opt.param_groups[0]["lr"]))
+    from invdiff.training.trainer import learning_rate
+
+    assert all(lr == pytest.approx(learning_rate(cfg, s)) for s, lr in seen)
+    assert seen[-1][1] == pytest.approx(2e-3 / 10)  # peak at step 2, zero at 12: the last step (11) is 1/10
+
+
+def test_cli_takes_lr_decay(tmp_path):
+    make_folder(tmp_path / "imgs")
+    code = main(["train", "--data", str(tmp_path / "imgs"), "--out", str(tmp_path / "run"), "--preset", "tiny",
+                 "--resolution", "16", "--batch-size", "4", "--steps", "3", "--no-compile", "--quiet", "--name", "t",
+                 "--ckpt-every", "100", "--sample-every", "100", "--export-dtype", "float32", "--sample-count", "2",
+                 "--sample-steps", "2", "--lr-decay", "linear"])
+    assert code == 0
+    meta = json.loads((tmp_path / "run/t.json").read_text())
+    assert meta["training"]["lr_decay"] == "linear"
