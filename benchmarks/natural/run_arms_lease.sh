@@ -10,10 +10,10 @@
 #          and an annealed end? Its weights fit the shipped budget as they are.
 # Both export int8 as shipped (44 MB and 20 MB), so each comes back under the 64 MiB, in different calls.
 #
-#   call 1 — carry .carry/natural-pack.tar, the tree without any prior or figure
+#   call 1 — carry .carry/natural-pack.tar and .carry/wheels, the tree without any prior or figure
 #            (python3 benchmarks/device/travel.py leave-out faces64 faces64-sr4 natural --figures):
 #       bash benchmarks/natural/run_arms_lease.sh wide MINUTES
-#   call 2 — the tree with `natural` (travel.py leave-out faces64 faces64-sr4 --figures), nothing carried:
+#   call 2 — the tree with `natural` (travel.py leave-out faces64 faces64-sr4 --figures), .carry/wheels carried:
 #       bash benchmarks/natural/run_arms_lease.sh r3 MINUTES STEPS POLL_SECONDS
 #   call 3 — bash benchmarks/natural/run_arms_lease.sh poll SECONDS natural-wide   (until both export; wide comes back)
 #   call 4 — carry .carry/natural-probe (benchmarks/natural/make_val_crops.py --shape 256x384 --count 8 --out
@@ -25,6 +25,12 @@
 set -uo pipefail
 STAGE=${STAGE:-/tmp/stage}  # STAGE: a CPU smoke stages elsewhere
 export EXPORT=int8
+
+site() {  # the wheels the GPU image lacks (pypng, which invdiff.io imports; lpips, piq), once per lease
+  [ -d /tmp/site ] || python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/wheels/*.whl \
+    || { echo "run_arms_lease: error: carry .carry/wheels in the lease's first call." >&2; exit 2; }
+  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+}
 
 arm() {  # name, minutes, launch_train.sh flags…: start one arm detached
   local name=$1 minutes=$2; shift 2
@@ -64,10 +70,13 @@ bring_back() {  # names…: logs of every arm, and the named arms' weights (the 
   ls -la "$OUT"
 }
 
+site
 case "${1:-}" in
   wide)
-    [ -f .carry/natural-pack.tar ] || { echo "run_arms_lease: error: carry .carry/natural-pack.tar in the first call." >&2; exit 2; }
-    mkdir -p "$STAGE" && cp .carry/natural-pack.tar "$STAGE/"  # later calls carry other things: the pack stays here
+    if [ -f .carry/natural-pack.tar ]; then  # later calls carry other things: the pack stays here
+      mkdir -p "$STAGE" && cp .carry/natural-pack.tar "$STAGE/"
+    fi
+    [ -f "$STAGE/natural-pack.tar" ] || { echo "run_arms_lease: error: carry .carry/natural-pack.tar in the first call." >&2; exit 2; }
     CUDA_VISIBLE_DEVICES=${WIDE_GPUS:-0,1} PRESET=natural-wide BATCH=512 WARMUP=500 \
       arm natural-wide "${2:-18}" "${@:3}" || exit 1
     sleep 45; tail -n 5 runs/natural-wide/stdout.log ;;
@@ -79,8 +88,7 @@ case "${1:-}" in
     poll "${4:-480}"; bring_back ;;
   poll) poll "${2:-540}"; bring_back "${@:3}" ;;
   eval)
-    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/wheels/*.whl
-    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH} INVDIFF_DATA=.carry/natural-probe \
+    export INVDIFF_DATA=.carry/natural-probe \
       INVDIFF_LPIPS_ALEXNET=.carry/alexnet-features.safetensors
     gpu=0; tags=()
     for prior in natural runs/natural-wide/natural-wide.json runs/natural-r3/natural-r3.json; do
