@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
 from invdiff.priors.native import read_prior, write_prior
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.conftest import load_script
 
 
 def ship_module():
-    spec = importlib.util.spec_from_file_location("ship_run", ROOT / "benchmarks/natural/ship_run.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/natural/ship_run.py")
 
 
 def state(seed: int) -> dict[str, torch.Tensor]:
