@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import sys
@@ -54,21 +55,35 @@ def merged_training(old: dict, new: dict, session: str, device: str) -> dict:
 
 
 def ship(export: Path, target: Path, session: str, device: str) -> Path:
-    """Copy ``export``'s weights over ``target``'s (same name scheme) and write the merged JSON; returns ``target``."""
-    new, old = json.loads(export.read_text()), json.loads(target.read_text())
+    """Copy ``export``'s weights over ``target``'s (same name scheme) and write the merged JSON; returns ``target``.
+
+    Every file is written beside its destination first and moved into place only once all are written, so a
+    missing or unreadable export leaves the shipped prior as it was.
+    """
+    try:
+        new, old = json.loads(export.read_text()), json.loads(target.read_text())
+        sources = weight_files(export)
+    except FileNotFoundError as err:
+        why = f"no such file: {err.filename}" if err.filename else str(err)
+        raise SystemExit(f"ship_run: error: {why}") from None
     if new["training"].get("init_sha256") != old["sha256"]:
         raise SystemExit(f"ship_run: error: {export.name} did not start from {target.name}'s weights "
                          f"(sha256 {old['sha256'][:12]}…), so its training record would not describe them.")
     meta = {**new, "name": old["name"], "training": merged_training(old["training"], new["training"], session, device)}
     meta.pop("quantized_from_sha256", None)
-    sources = weight_files(export)
-    for stale in weight_files(target):
-        stale.unlink()
     stem = target.with_suffix("")
+    staged = {}  # final path → its copy beside it
     for src in sources:
-        suffix = src.name[len(export.stem):]  # "-00001-of-00002.safetensors" or ".safetensors"
-        shutil.copyfile(src, stem.parent / f"{stem.name}{suffix}")
-    target.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        final = stem.parent / f"{stem.name}{src.name[len(export.stem):]}"  # "-00001-of-00002.safetensors" or ".safetensors"
+        staged[final] = final.with_name(final.name + ".tmp")
+        shutil.copyfile(src, staged[final])
+    staged[target] = target.with_name(target.name + ".tmp")
+    staged[target].write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    for stale in weight_files(target):
+        if stale not in staged:
+            stale.unlink()
+    for final, tmp in staged.items():
+        os.replace(tmp, final)
     return target
 
 

@@ -60,3 +60,14 @@ def test_a_run_that_did_not_start_from_the_shipped_weights_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="did not start from"):
         ship_module().ship(new, old, session="s3", device="GPU X")
     assert old.read_text() == before
+
+
+def test_missing_files_get_one_line_and_leave_the_shipped_prior_as_it_was(tmp_path):
+    old, new = exports(tmp_path)
+    before = {p.name: p.read_bytes() for p in old.parent.iterdir()}
+    (new.parent / "natural-r3-00002-of-00002.safetensors").unlink()  # an export whose weights came back in part
+    with pytest.raises(SystemExit, match="needs 2 weight shards"):
+        ship_module().ship(new, old, session="s3", device="GPU X")
+    with pytest.raises(SystemExit, match="no such file"):
+        ship_module().ship(tmp_path / "nowhere.json", old, session="s3", device="GPU X")
+    assert {p.name: p.read_bytes() for p in old.parent.iterdir()} == before
