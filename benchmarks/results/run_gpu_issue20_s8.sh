@@ -21,6 +21,10 @@
 #   LPIPS on every image, then random and JPEG); a pair claims a task with mkdir (atomic), so each runs once.
 # On a 2-GPU machine: TUNE_GPUS=0 REPAINT_GPUS=1 (exported before `stage`: the jobs inherit them).
 # Every bench run stops at the deadline; rows of a cut run are kept (bench resumes in a later lease).
+# What happened (2026-11-26, eighth session): the 4-GPU kind was not lent; one lease of 2 × H100 ran it with
+#   TUNE_GPUS=0 REPAINT_GPUS=1, `stage 24 530`, two polls: the sweep (few-step part cut by its 420 s box at 264 of 324
+#   rows; DPS 180 of 180), the choice, RePaint 80 of 80, the few-step solvers 258 of 288; DPS-1000 got no time. The
+#   rows: benchmarks/results/natural-tune-r3/ and benchmarks/results/natural-r3-candidate/ (lease-s8/: logs).
 # CPU smoke (a copy of the tree in W, small images in W/.carry/natural-eval, a tiny any-size prior):
 #   SMOKE="--device cpu --limit 1 --prior PATH" W=/tmp/smoke8 bash … run-all
 set -uo pipefail
