@@ -15,7 +15,7 @@ blur, so below 256² the std is ``max(3·s/256, 2·min(1, s/64))`` — 2.0 px on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import torch
 
@@ -25,7 +25,7 @@ from operators.noise import GaussianNoise
 
 TASKS = ("inpaint", "gaussian_blur", "motion_blur", "sr4", "jpeg")
 DEFAULT_SIGMA_Y = {"inpaint": 0.05, "gaussian_blur": 0.05, "motion_blur": 0.05, "sr4": 0.05, "jpeg": 0.0}
-Size = Union[int, tuple[int, int]]
+Size = int | tuple[int, int]
 
 
 def image_hw(size: Size) -> tuple[int, int]:

@@ -38,7 +38,8 @@ def load_rows(dirs: list[Path]) -> dict[tuple[str, str, str], dict[str, Any]]:
         found = all_rows(d)
         gz = d / "results.jsonl.gz"
         if gz.is_file():
-            found += [json.loads(line) for line in gzip.open(gz, "rt") if line.strip()]
+            with gzip.open(gz, "rt") as f:
+                found += [json.loads(line) for line in f if line.strip()]
         if not found:
             raise SystemExit(f"{d} has no result rows.")
         for r in found:
@@ -94,8 +95,9 @@ def compare(val: dict[str, Any], rows_a: dict, chosen_a: dict, rows_b: dict, cho
 
 
 def markdown(table: list[dict[str, Any]], name_a: str, name_b: str) -> str:
-    lines = [f"| solver | task | setting {name_a} → {name_b} | n | PSNR {name_a} | PSNR {name_b} | ΔPSNR (dB) | "
-             f"better | LPIPS {name_a} | LPIPS {name_b} | ΔLPIPS | better |", "|" + "---|" * 12]
+    head = (f"| solver | task | setting {name_a} → {name_b} | n | PSNR {name_a} | PSNR {name_b} | ΔPSNR (dB) | "
+            f"better | LPIPS {name_a} | LPIPS {name_b} | ΔLPIPS | better |")
+    lines = [head, "|" + "---|" * 12]
     for e in table:
         p, q = e["psnr"], e["lpips"]
         lines.append(f"| {e['solver']} | {e['task']} | {e['a']} → {e['b']} | {e['images']} | {p['a']:.2f} | "

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         print("invdiff bench: interrupted; every finished row is kept, rerun the same command to resume.",
               file=sys.stderr)
         return 130
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 — a run that fails mid-way ends in one line and an exit code, rows kept
         return _fail(err, 2 if isinstance(err, (UsageError, FileNotFoundError)) or "different protocol" in str(err)
                      or "ran with settings" in str(err) else 1)
     print(f"results in {out / 'results.md'}")
