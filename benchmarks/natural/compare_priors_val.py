@@ -16,7 +16,6 @@ RUN_DIRs are ``invdiff bench`` folders of that suite (``results.jsonl``, shards,
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 from pathlib import Path
@@ -25,8 +24,8 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.results.plot_frontier import run_rows
 from invdiff.bench.report import mean_ci
-from invdiff.bench.store import all_rows
 
 SCHEDULE = ("steps", "ode_steps")
 
@@ -35,11 +34,7 @@ def load_rows(dirs: list[Path]) -> dict[tuple[str, str, str], dict[str, Any]]:
     """Rows of every folder by (task, label, image); the first folder that has a key wins."""
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for d in dirs:
-        found = all_rows(d)
-        gz = d / "results.jsonl.gz"
-        if gz.is_file():
-            with gzip.open(gz, "rt") as f:
-                found += [json.loads(line) for line in f if line.strip()]
+        found = run_rows(d)
         if not found:
             raise SystemExit(f"{d} has no result rows.")
         for r in found:
@@ -75,10 +70,12 @@ def compare(val: dict[str, Any], rows_a: dict, chosen_a: dict, rows_b: dict, cho
     for solver in [s for s in chosen_b if not s.startswith("_") and s in chosen_a]:
         for task in val["tasks"]:
             kw_a, kw_b = chosen_a[solver].get(task), chosen_b[solver].get(task)
-            la = label_of(val["methods"], solver, kw_a) if kw_a else None
-            lb = label_of(val["methods"], solver, kw_b) if kw_b else None
-            if la is None or lb is None:
+            if not kw_a or not kw_b:  # a solver's defaults (no rows chosen from) on either side: nothing to pair
                 continue
+            la, lb = label_of(val["methods"], solver, kw_a), label_of(val["methods"], solver, kw_b)
+            if la is None or lb is None:
+                raise SystemExit(f"{solver} on {task}: the chosen setting {kw_a if la is None else kw_b} is not an "
+                                 f"entry of the validation suite; compare choices made on that suite.")
             images = sorted({i for (t, m, i) in rows_a if (t, m) == (task, la)}
                             & {i for (t, m, i) in rows_b if (t, m) == (task, lb)})
             if not images:

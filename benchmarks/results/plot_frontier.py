@@ -45,8 +45,13 @@ AXIS = {"nfe": "network calls per image (NFE)", "seconds": "seconds per image", 
 
 
 def read_run(run: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``meta.json`` and the rows of a folder (``results.jsonl.gz`` where the plain file is absent)."""
-    meta = json.loads((run / "meta.json").read_text())
+    """``meta.json`` and the rows of a folder (:func:`run_rows`)."""
+    return json.loads((run / "meta.json").read_text()), run_rows(run)
+
+
+def run_rows(run: Path) -> list[dict[str, Any]]:
+    """A folder's rows: ``results.jsonl`` and shards, then ``results.jsonl.gz`` (a committed, compressed table) for
+    the keys those lack; the first row per (task, method, image) wins."""
     rows = all_rows(run)
     gz = run / "results.jsonl.gz"
     if gz.is_file():
@@ -58,7 +63,7 @@ def read_run(run: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                     if (r["task"], r["method"], r["image"]) not in seen:
                         seen.add((r["task"], r["method"], r["image"]))
                         rows.append(r)
-    return meta, rows
+    return rows
 
 
 def families(meta: dict[str, Any]) -> dict[str, tuple[str, str]]:

@@ -57,3 +57,10 @@ def test_a_folder_without_rows_is_refused(tmp_path, mod):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="no result rows"):
         mod.load_rows([tmp_path / "empty"])
+
+
+def test_a_chosen_setting_the_suite_never_ran_is_refused_in_one_line(tmp_path, mod):
+    a = write_rows(tmp_path / "a", [row("sr4", "ddnm@eta=0.5", "x", 20.0, 0.5)])
+    with pytest.raises(SystemExit, match="eta.*0.7.*not an entry of the validation suite"):
+        mod.compare(VAL, mod.load_rows([a]), {"ddnm": {"sr4": {"eta": 0.5}}},
+                    mod.load_rows([a]), {"ddnm": {"sr4": {"eta": 0.7}}})
